@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from jobs.management.base import Command as BaseCommand
+from jobs.models import Team
+from jobs.roles import Role
+from jobs.services import member_set
+
+
+class Command(BaseCommand):
+    help = "Add a user to a team with a role, creating the user if missing (password from HOURGLASS_PASSWORD)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("team", help="Team slug")
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument("--email", default="")
+
+    def handle(self, *args: Any, team: str, username: str, role: str, email: str, **options: Any) -> None:
+        found = Team.objects.filter(slug=team).first()
+        if found is None:
+            raise CommandError(f"team {team!r} does not exist (create it with: manage.py createteam {team})")
+        password = os.environ.get("HOURGLASS_PASSWORD") or None
+        membership = member_set(team=found, username=username, role=role, email=email, password=password)
+        self.stdout.write(f"{membership.user.username} is {membership.role} in {found.slug}")

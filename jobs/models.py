@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from jobs import schedules
+from jobs.roles import Role, permissions_for
+
+NATURAL_ID_RE = r"^[a-zA-Z0-9._-]+$"
+natural_id_validator = RegexValidator(NATURAL_ID_RE, "Use only letters, digits, '.', '_' and '-' (1–100 characters).")
+
+
+def new_signing_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class TeamQuerySet(models.QuerySet):
+    def for_user(self, user: Any) -> TeamQuerySet:
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Team(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    # Requests to targets are signed with this secret; during a rotation the previous one
+    # signs too, so targets can switch over without a gap.
+    signing_secret = models.CharField(max_length=100, default=new_signing_secret)
+    previous_signing_secret = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="membership_team_user_unique")]
+        ordering = ["team__slug", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return permissions_for(self.role)
+
+
+class ApiKey(models.Model):
+    """A bearer key bound to one team. Only a hash of the secret is stored."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=128)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class JobQuerySet(models.QuerySet):
+    def for_user(self, user: Any) -> JobQuerySet:
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(team__memberships__user=user)
+
+
+class Job(models.Model):
+    class Kind(models.TextChoices):
+        CRON = schedules.CRON, "Cron"
+        INTERVAL = schedules.INTERVAL, "Interval"
+        ONCE = schedules.ONCE, "Once"
+
+    class Backoff(models.TextChoices):
+        EXPONENTIAL = "exponential", "Exponential (full jitter)"
+        LINEAR = "linear", "Linear"
+        CONSTANT = "constant", "Constant"
+
+    class Overlap(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        FORBID = "forbid", "Forbid (skip)"
+        REPLACE = "replace", "Replace (stop the running one)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="jobs")
+    natural_id = models.CharField(max_length=100, validators=[natural_id_validator])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    enabled = models.BooleanField(default=True)
+
+    schedule_kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CRON)
+    cron_expression = models.CharField(max_length=200, blank=True, default="")
+    timezone = models.CharField(max_length=64, default="UTC")
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    run_at = models.DateTimeField(null=True, blank=True, help_text="One-off time, or an interval's start.")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+
+    retry_limit = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    backoff_strategy = models.CharField(max_length=16, choices=Backoff.choices, default=Backoff.EXPONENTIAL)
+    backoff_base_seconds = models.PositiveIntegerField(default=10)
+
+    overlap_policy = models.CharField(max_length=16, choices=Overlap.choices, default=Overlap.ALLOW)
+    misfire_grace_seconds = models.PositiveIntegerField(default=60)
+
+    # Success rule: status ranges such as "200-299,304"; optional body match and latency bound.
+    success_statuses = models.CharField(max_length=200, default="200-299")
+    success_body_contains = models.CharField(max_length=500, blank=True, default="")
+    success_body_regex = models.CharField(max_length=500, blank=True, default="")
+    success_max_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    follow_redirects = models.BooleanField(default=False)
+
+    keep_runs = models.PositiveIntegerField(default=100)
+    keep_days = models.PositiveIntegerField(null=True, blank=True)
+    keep_failed_days = models.PositiveIntegerField(null=True, blank=True)
+
+    variables = models.JSONField(default=dict, blank=True)
+    secret_headers = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "natural_id"], name="job_team_natural_id_unique"),
+        ]
+        indexes = [
+            # The dispatcher's only lookup: enabled jobs due before a horizon.
+            models.Index(fields=["next_run_at"], condition=Q(enabled=True), name="job_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team.slug}/{self.natural_id}" if self.team_id else self.natural_id
+
+    @property
+    def schedule(self) -> schedules.Schedule:
+        return schedules.Schedule(
+            kind=self.schedule_kind,
+            expression=self.cron_expression,
+            timezone=self.timezone or "UTC",
+            interval_seconds=self.interval_seconds,
+            run_at=self.run_at,
+            anchor=self.created_at,
+        )
+
+    @property
+    def schedule_text(self) -> str:
+        return schedules.describe(self.schedule)
+
+
+class JobStep(models.Model):
+    class Kind(models.TextChoices):
+        HTTP = "http", "HTTP request"
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class RunIf(models.TextChoices):
+        ON_SUCCESS = "on_success", "When its dependencies succeeded"
+        ON_FAILURE = "on_failure", "When the run has failed"
+        ALWAYS = "always", "Always"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=100, validators=[natural_id_validator])
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.HTTP)
+    depends_on = models.JSONField(default=list, blank=True)
+    run_if = models.CharField(max_length=16, choices=RunIf.choices, default=RunIf.ON_SUCCESS)
+    # http/webhook: method, url, headers, body, timeout_ms; email: recipients, subject, body.
+    config = models.JSONField(default=dict)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job", "position", "name"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="jobstep_job_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.name}"
