@@ -141,7 +141,7 @@ def job_create(
     if not job.name:
         job.name = natural_id
     _apply_schedule(job, schedule)
-    job.full_clean(validate_unique=False)
+    job.full_clean(validate_unique=False, validate_constraints=False)
     if Job.objects.filter(team=team, natural_id=natural_id).exists():
         raise ValidationError({"natural_id": f"A job {natural_id!r} already exists in team {team.slug!r}."})
     job.save()
@@ -174,7 +174,7 @@ def job_update(
         setattr(job, field, value)
     if schedule is not None:
         _apply_schedule(job, schedule)
-    job.full_clean(validate_unique=False)
+    job.full_clean(validate_unique=False, validate_constraints=False)
     if schedule is not None or "enabled" in options:
         job.next_run_at = job_next_run_at(job) if job.enabled else None
     job.save()

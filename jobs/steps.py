@@ -20,8 +20,10 @@ _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-def topological_order(dependencies: Mapping[str, Iterable[str]]) -> list[str]:
-    """Names ordered so each comes after its dependencies; ties broken by name.
+def topological_order(
+    dependencies: Mapping[str, Iterable[str]], priority: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Names ordered so each comes after its dependencies; ties broken by `priority`, then name.
 
     Raises ValidationError naming the steps in a cycle or an unknown dependency.
     """
@@ -36,16 +38,17 @@ def topological_order(dependencies: Mapping[str, Iterable[str]]) -> list[str]:
     for name, deps in waiting.items():
         for dep in deps:
             dependants[dep].append(name)
-    ready = [name for name, deps in waiting.items() if not deps]
+    rank = priority or {}
+    ready = [(rank.get(name, 0), name) for name, deps in waiting.items() if not deps]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        name = heapq.heappop(ready)
+        _, name = heapq.heappop(ready)
         order.append(name)
         for child in dependants[name]:
             waiting[child].discard(name)
             if not waiting[child]:
-                heapq.heappush(ready, child)
+                heapq.heappush(ready, (rank.get(child, 0), child))
     if len(order) != len(dependencies):
         cycle = sorted(name for name in dependencies if name not in order)
         raise ValidationError({"steps": f"Steps form a dependency cycle: {', '.join(cycle)}."})
@@ -174,5 +177,7 @@ def validate_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "depends_on": sorted(set(depends_on)),
             "config": config,
         }
-    order = topological_order({name: spec["depends_on"] for name, spec in by_name.items()})
+    # Keep the order given, except that notifications come after the requests they report on.
+    priority = {name: (spec["kind"] != "http", index) for index, (name, spec) in enumerate(by_name.items())}
+    order = topological_order({name: spec["depends_on"] for name, spec in by_name.items()}, priority)
     return [dict(by_name[name], position=position) for position, name in enumerate(order)]
