@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "jobs",
     "history",
@@ -213,6 +214,36 @@ HOURGLASS_BASE_URL = os.environ.get("HOURGLASS_BASE_URL", "http://127.0.0.1:8000
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.problems.exception_handler",
+    # Keys first: its Bearer challenge is what a 401 carries in WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "jobs.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["jobs.auth.ApiKeyRateThrottle", "jobs.auth.SessionUserRateThrottle"],
+    # Generous by default; tighten per deployment, e.g. HOURGLASS_THROTTLE_KEY=600/minute.
+    "DEFAULT_THROTTLE_RATES": {
+        "apikey": os.environ.get("HOURGLASS_THROTTLE_KEY", "20000/minute"),
+        "user": os.environ.get("HOURGLASS_THROTTLE_USER", "20000/minute"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hourglass API",
+    "DESCRIPTION": "HTTP cron jobs and their run history. Errors are RFC 9457 application/problem+json.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # No internet on the servers: Swagger UI is served from the sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

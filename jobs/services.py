@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import schedules
-from jobs.models import Job, JobStep, Membership, Team
-from jobs.roles import Role
+from jobs.auth import hash_secret, new_key_material
+from jobs.models import ApiKey, Job, JobStep, Membership, Team
+from jobs.roles import PERMISSIONS, Role, normalize_scopes, permissions_for
 from jobs.steps import validate_steps
 
 # Job fields a caller may set directly (the schedule and steps go through their own checks).
@@ -185,3 +186,66 @@ def job_update(
 
 def job_set_enabled(*, job: Job, enabled: bool) -> Job:
     return job_update(job=job, enabled=enabled)
+
+
+def job_delete(*, job: Job, by: Any = None) -> None:
+    """Delete a job with its steps and run history (the executor's conditional updates then match nothing)."""
+    job.delete()
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def apikey_create(
+    *,
+    team: Team,
+    name: str,
+    scopes: list[str],
+    created_by: Any = None,
+    expires_at: datetime | None = None,
+    bound: frozenset[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is not stored and cannot be shown again.
+
+    The scopes may not exceed the creator's role in the team, nor `bound` (the permissions of
+    the caller, e.g. a key creating a key). A key made without a creator (the CLI) is unbounded.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError({"name": "Give the key a name of 1–100 characters."})
+    try:
+        resolved = normalize_scopes(list(scopes))
+    except ValueError as exc:
+        raise ValidationError({"scopes": str(exc)}) from exc
+    if not resolved:
+        raise ValidationError({"scopes": "Give at least one scope."})
+    allowed = frozenset(PERMISSIONS)
+    if created_by is not None:
+        membership = Membership.objects.filter(team=team, user=created_by).first()
+        allowed = permissions_for(membership.role) if membership else frozenset()
+    if bound is not None:
+        allowed &= bound
+    excess = [scope for scope in resolved if scope not in allowed]
+    if excess:
+        raise ValidationError({"scopes": f"Beyond what the creator may do in {team.slug}: {', '.join(excess)}."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    prefix, secret, raw = new_key_material()
+    key = ApiKey.objects.create(
+        team=team,
+        name=name,
+        prefix=prefix,
+        secret_hash=hash_secret(secret),
+        scopes=resolved,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    return key, raw
+
+
+def apikey_revoke(*, key: ApiKey, by: Any = None) -> ApiKey:
+    """Revoke a key (idempotent: the first revocation time is kept)."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key

@@ -1,0 +1,126 @@
+"""Who may see and do what: the caller as an Actor, job lookup by UUID or natural ID, and the checks.
+
+Visibility and permission are separate on purpose: a job in a team the caller cannot see is 404
+(its existence is not revealed); a visible job without the permission is 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+from config.problems import Conflict
+from jobs.models import ApiKey, Job, Membership, Team
+from jobs.roles import PERMISSIONS, normalize_scopes, permissions_for
+
+_ACTOR_ATTR = "_hourglass_actor"
+# Enough to name the candidates in a 409 without loading every job that shares the name.
+_AMBIGUOUS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller: a user (session) or an API key, with its permissions per team id."""
+
+    user: Any  # the person to attribute actions to (a key's creator; None for a CLI key)
+    key: ApiKey | None = None
+    permissions: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def team_ids(self) -> list[int]:
+        """Teams the caller can see (even with no permission left in them)."""
+        return sorted(self.permissions)
+
+    def can(self, team_id: int, permission: str) -> bool:
+        return permission in self.permissions.get(team_id, frozenset())
+
+    def team_ids_with(self, permission: str) -> list[int]:
+        return sorted(team_id for team_id, perms in self.permissions.items() if permission in perms)
+
+
+def key_permissions(key: ApiKey) -> frozenset[str]:
+    """A key's scopes, bounded by its creator's current role (a CLI-made key has no creator)."""
+    try:
+        scopes = frozenset(normalize_scopes(list(key.scopes or [])))
+    except ValueError:
+        scopes = frozenset()
+    if key.created_by_id is None:
+        return scopes & frozenset(PERMISSIONS)
+    role = Membership.objects.filter(team_id=key.team_id, user_id=key.created_by_id).values_list("role", flat=True)
+    return scopes & permissions_for(role.first() or "")
+
+
+def actor_for_user(user: Any) -> Actor:
+    if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return Actor(user=None)
+    rows = Membership.objects.filter(user_id=user.pk).values_list("team_id", "role")
+    return Actor(user=user, permissions={team_id: permissions_for(role) for team_id, role in rows})
+
+
+def actor_for_key(key: ApiKey) -> Actor:
+    return Actor(user=key.created_by, key=key, permissions={key.team_id: key_permissions(key)})
+
+
+def actor_from_request(request: Request) -> Actor:
+    """The Actor for a DRF request, computed once per request."""
+    actor = getattr(request, _ACTOR_ATTR, None)
+    if actor is None:
+        actor = actor_for_key(request.auth) if isinstance(request.auth, ApiKey) else actor_for_user(request.user)
+        setattr(request, _ACTOR_ATTR, actor)
+    return actor
+
+
+def require(actor: Actor, team_id: int, permission: str) -> None:
+    if team_id not in actor.permissions:
+        raise exceptions.NotFound()
+    if not actor.can(team_id, permission):
+        raise exceptions.PermissionDenied(f"This needs the {permission} permission in this team.")
+
+
+def require_any(actor: Actor, permission: str) -> list[int]:
+    """Team ids where the caller holds `permission`; 403 if it sees teams but holds it in none."""
+    team_ids = actor.team_ids_with(permission)
+    if actor.permissions and not team_ids:
+        raise exceptions.PermissionDenied(f"This needs the {permission} permission.")
+    return team_ids
+
+
+def visible_jobs(actor: Actor) -> Any:
+    return Job.objects.filter(team_id__in=actor.team_ids)
+
+
+def job_lookup(actor: Actor, ref: str) -> Job:
+    """The visible job whose UUID or natural ID is `ref`: 404 if none, 409 naming the UUIDs if several."""
+    condition = Q(natural_id=ref)
+    try:
+        condition |= Q(pk=uuid.UUID(ref))
+    except ValueError:
+        pass
+    jobs = list(visible_jobs(actor).filter(condition).select_related("team")[: _AMBIGUOUS_SHOWN + 1])
+    if not jobs:
+        raise exceptions.NotFound(f"No job {ref!r}.")
+    exact = [job for job in jobs if str(job.pk) == ref]
+    if len(jobs) > 1 and len(exact) != 1:
+        ids = sorted(str(job.pk) for job in jobs)
+        raise Conflict(f"The natural ID {ref!r} matches jobs in several teams; use one of their UUIDs.", jobs=ids)
+    return exact[0] if exact else jobs[0]
+
+
+def job_for_actor(actor: Actor, ref: str, permission: str) -> Job:
+    """Resolve `ref` among the caller's jobs, then check `permission` in its team (404 / 409 / 403)."""
+    job = job_lookup(actor, ref)
+    require(actor, job.team_id, permission)
+    return job
+
+
+def team_for_actor(actor: Actor, slug: str, permission: str) -> Team:
+    team = Team.objects.filter(slug=slug, pk__in=actor.team_ids).first()
+    if team is None:
+        raise exceptions.NotFound(f"No team {slug!r}.")
+    require(actor, team.pk, permission)
+    return team

@@ -1,0 +1,150 @@
+"""API keys: `Authorization: Bearer hg_<prefix>_<secret>`, and the throttles keyed on them.
+
+Only sha256(secret) is stored. Keys are 256-bit random tokens, so a slow password hash buys
+nothing; the prefix finds the row and hmac.compare_digest compares in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, throttling
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from jobs.models import ApiKey
+
+KEY_PREFIX = "hg"
+# last_used_at is informational; writing it on every request would turn reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key_material() -> tuple[str, str, str]:
+    """(prefix, secret, full key). The prefix is hex so the key splits unambiguously on '_'."""
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return prefix, secret, f"{KEY_PREFIX}_{prefix}_{secret}"
+
+
+def parse_key(raw: str) -> tuple[str, str] | None:
+    parts = raw.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def apikey_verify(raw: str) -> ApiKey:
+    """The live key for a presented token; AuthenticationFailed (401) otherwise."""
+    parsed = parse_key(raw)
+    if parsed is None:
+        raise exceptions.AuthenticationFailed("Malformed API key.")
+    prefix, secret = parsed
+    key = ApiKey.objects.select_related("team", "created_by").filter(prefix=prefix).first()
+    # Compare even when no row matched, so timing does not tell which prefixes exist.
+    expected = key.secret_hash if key else hash_secret("")
+    if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
+        raise exceptions.AuthenticationFailed("Invalid API key.")
+    now = timezone.now()
+    if key.revoked_at is not None:
+        raise exceptions.AuthenticationFailed("This API key has been revoked.")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise exceptions.AuthenticationFailed("This API key has expired.")
+    if key.created_by is not None and not key.created_by.is_active:
+        raise exceptions.AuthenticationFailed("The user who created this API key is inactive.")
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+class ApiKeyUser:
+    """request.user for a key: authenticated, but not a User row.
+
+    Deliberately not the key's creator: code that filters by request.user would otherwise see
+    everything the creator sees. Use jobs.access.actor_from_request for visibility.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self.username = f"key:{key.prefix}"
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return f"API key {self.key.name} ({self.key.prefix}) in {self.key.team.slug}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None  # not ours: session or anonymous
+        token = token.strip()
+        if not token or " " in token:
+            raise exceptions.AuthenticationFailed("Send the key as `Authorization: Bearer <key>`.")
+        key = apikey_verify(token)
+        return ApiKeyUser(key), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "hg_<prefix>_<secret>"}
+
+
+class _LiveRateMixin:
+    """Read the rate on each request, so settings overrides (and tests) take effect."""
+
+    scope: str
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class ApiKeyRateThrottle(_LiveRateMixin, throttling.SimpleRateThrottle):
+    """One bucket per API key."""
+
+    scope = "apikey"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
+
+
+class SessionUserRateThrottle(_LiveRateMixin, throttling.SimpleRateThrottle):
+    """One bucket per logged-in user (keys are throttled on their own)."""
+
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if isinstance(request.auth, ApiKey) or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
