@@ -1,0 +1,106 @@
+"""Writes on runs: manual trigger, cancel and rerun (the API and dashboard call these)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from history.models import Run, RunStep
+from jobs.models import Job
+from jobs.publish import publish_runs
+
+MAX_VARIABLES = 100
+
+
+def _user_id(by: AbstractBaseUser | None) -> Any:
+    return by.pk if by is not None and getattr(by, "is_authenticated", False) else None
+
+
+def _manual_slot(now: datetime) -> datetime:
+    # Cron slots are whole seconds; a manual run keeps its microseconds so it never takes a
+    # slot's place under the unique (job, scheduled_for, attempt).
+    return now if now.microsecond else now + timedelta(microseconds=1)
+
+
+def _clean_variables(variables: Any) -> dict[str, Any]:
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict) or not all(isinstance(name, str) and name for name in variables):
+        raise ValidationError({"variables": "Variables must be an object of name: value."})
+    if len(variables) > MAX_VARIABLES:
+        raise ValidationError({"variables": f"At most {MAX_VARIABLES} variables."})
+    return dict(variables)
+
+
+def _start_manual_run(
+    *, job: Job, by: AbstractBaseUser | None, triggered_by: str, variables: dict[str, Any], data: dict[str, Any]
+) -> Run:
+    if triggered_by not in Run.Trigger.values or triggered_by == Run.Trigger.CRON:
+        raise ValidationError({"triggered_by": f"Unknown trigger {triggered_by!r}; use api or dashboard."})
+    now = timezone.now()
+    run = Run(
+        job=job,
+        team_id=job.team_id,
+        run_name=f"{job.natural_id}-{now:%Y%m%d%H%M%S}",
+        triggered_by=triggered_by,
+        triggered_by_user_id=_user_id(by),
+        attempt=1,
+        backoff_limit=job.retry_limit,
+        status=Run.Status.PENDING,
+        scheduled_for=_manual_slot(now),
+        variables=variables,
+        data=data,
+        published_at=now,
+    )
+    with transaction.atomic():
+        run.save(force_insert=True)
+        publish_runs([(run.pk, None)], now=now, mark_published=False)
+    return run
+
+
+def run_trigger(
+    *, job: Job, by: AbstractBaseUser | None, triggered_by: str = "api", variables: dict[str, Any] | None = None
+) -> Run:
+    """Run the job now. Manual runs ignore the overlap policy (as Northflank's do)."""
+    return _start_manual_run(job=job, by=by, triggered_by=triggered_by, variables=_clean_variables(variables), data={})
+
+
+def run_rerun(*, run: Run, by: AbstractBaseUser | None, triggered_by: str = "api") -> Run:
+    """A new run of the same job now, with the original run's variables."""
+    return _start_manual_run(
+        job=run.job, by=by, triggered_by=triggered_by, variables=dict(run.variables), data={"rerun_of": str(run.pk)}
+    )
+
+
+def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
+    """Stop a run: a pending one ends `stopped` at once; a running one is asked to stop.
+
+    The executor polls cancel_requested_at between reads and interrupts the request; if its
+    worker is gone, the reaper ends the run when the lease runs out.
+    """
+    now = timezone.now()
+    who = getattr(by, "username", "") if _user_id(by) else ""
+    with transaction.atomic():
+        stopped = Run.objects.filter(pk=run.pk, status=Run.Status.PENDING).update(
+            status=Run.Status.ENDED,
+            end_reason=Run.EndReason.STOPPED,
+            finished_at=now,
+            error=f"Stopped by {who}." if who else "Stopped.",
+        )
+        if stopped:
+            RunStep.objects.filter(run_id=run.pk, status__in=(RunStep.Status.WAITING, RunStep.Status.RUNNING)).update(
+                status=RunStep.Status.CANCELED, finished_at=now
+            )
+        else:
+            Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, cancel_requested_at__isnull=True).update(
+                cancel_requested_at=now
+            )
+    run.refresh_from_db()
+    if not stopped and run.status == Run.Status.ENDED:
+        raise ValidationError("The run has already ended.")
+    return run
