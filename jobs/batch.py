@@ -1,0 +1,302 @@
+"""The executor's database side: load and claim a batch, turn it into plans, write results in bulk."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import OperationalError, close_old_connections, transaction
+from django.db.models import F, Prefetch
+
+from history.models import Run, RunStep
+from jobs import plans, templating
+from jobs.models import JobStep
+from jobs.notify import COUNTED_REASONS, FAILED_REASONS
+from jobs.plans import RunOutcome, RunPlan, StepPlan
+from jobs.retries import schedule_retries
+from jobs.steps import DEFAULT_TIMEOUT_MS
+from jobs.success import SuccessRule
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RUN_RESULT_FIELDS = [
+    "status",
+    "end_reason",
+    "finished_at",
+    "duration_ms",
+    "http_status",
+    "response_body",
+    "error",
+    "exit_code",
+    "warnings",
+    "request",
+]
+STEP_RESULT_FIELDS = [
+    "status",
+    "result_key",
+    "message",
+    "exit_code",
+    "http_status",
+    "response_body",
+    "error",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+]
+
+
+def with_db_retry(operation: Callable[[], T], attempts: int = 5, delay_s: float = 0.2) -> T:
+    """Run a database operation again when the database is busy ("database is locked").
+
+    Only for operations that are safe to repeat; never wraps an HTTP request.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            logger.warning("database busy, retrying (%d/%d)", attempt, attempts, exc_info=True)
+            close_old_connections()
+            time.sleep(delay_s * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def load_pending(run_ids: list[str]) -> list[Run]:
+    steps = Prefetch("job__steps", queryset=JobStep.objects.order_by("position", "name"))
+    return list(
+        Run.objects.filter(pk__in=run_ids, status=Run.Status.PENDING)
+        .select_related("job", "team")
+        .prefetch_related(steps)
+    )
+
+
+def ordered_steps(steps: Iterable[JobStep]) -> list[JobStep]:
+    """Dependencies first, otherwise by position; steps in a cycle come last (and get skipped)."""
+    by_name = {step.name: step for step in steps}
+    waiting = {name: {d for d in step.depends_on if d in by_name} for name, step in by_name.items()}
+    ready = [(step.position, name) for name, step in by_name.items() if not waiting[name]]
+    heapq.heapify(ready)
+    order: list[JobStep] = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        order.append(by_name[name])
+        for other, deps in waiting.items():
+            if name in deps:
+                deps.discard(name)
+                if not deps:
+                    heapq.heappush(ready, (by_name[other].position, other))
+    done = {step.name for step in order}
+    return order + sorted((s for s in by_name.values() if s.name not in done), key=lambda s: (s.position, s.name))
+
+
+def step_timeout_s(step: JobStep) -> float:
+    if step.kind == "email":
+        return plans.EMAIL_TIMEOUT_S
+    return int(step.config.get("timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000
+
+
+def _main_step_name(steps: list[JobStep]) -> str | None:
+    return next((step.name for step in steps if step.kind == "http"), None)
+
+
+def _step_key(step: JobStep, main: str | None) -> str:
+    if step.name == main:
+        return plans.MAIN_STEP_KEY
+    return plans.STEP_KEYS.get(step.kind, plans.HTTP_STEP_KEY)
+
+
+@dataclass
+class Claimed:
+    run: Run
+    steps: list[RunStep]
+
+
+def claim(runs: list[Run], now: datetime, worker: str) -> list[Claimed]:
+    """Claim each pending run with a conditional UPDATE and create its steps.
+
+    A run claimed or ended by someone else is left alone. A run whose cancellation was requested
+    before it started ends `stopped`, its steps `canceled`.
+    """
+    grace = float(getattr(settings, "HOURGLASS_LEASE_GRACE_SECONDS", 30))
+    claimed: list[Claimed] = []
+    rows: list[RunStep] = []
+    with transaction.atomic():
+        for run in runs:
+            steps = ordered_steps(run.job.steps.all())
+            pending = Run.objects.filter(pk=run.pk, status=Run.Status.PENDING)
+            if run.cancel_requested_at is not None:
+                if pending.update(status=Run.Status.ENDED, end_reason=Run.EndReason.STOPPED, finished_at=now):
+                    rows += _step_rows(run, steps, status=RunStep.Status.CANCELED)
+                continue
+            # Lateness against when the run was due: its slot, or for a retry its not_before.
+            due = max(run.scheduled_for, run.not_before or run.scheduled_for)
+            fields = {
+                "status": Run.Status.RUNNING,
+                "started_at": now,
+                "lateness_ms": round((now - due).total_seconds() * 1000),
+                "lease_expires_at": now + timedelta(seconds=sum(map(step_timeout_s, steps)) + grace),
+                "worker": worker,
+            }
+            if pending.update(**fields):
+                for name, value in fields.items():
+                    setattr(run, name, value)
+                run_steps = _step_rows(run, steps, status=RunStep.Status.WAITING)
+                rows += run_steps
+                claimed.append(Claimed(run, run_steps))
+        RunStep.objects.bulk_create(rows)
+    return claimed
+
+
+def _step_rows(run: Run, steps: list[JobStep], status: str) -> list[RunStep]:
+    main = _main_step_name(steps)
+    return [
+        RunStep(
+            run=run,
+            name=step.name,
+            key=_step_key(step, main),
+            kind=step.kind,
+            opts={"name": step.name},
+            depends_on=step.depends_on,
+            run_if=step.run_if,
+            position=step.position,
+            status=status,
+            result_key="job:status.canceled" if status == RunStep.Status.CANCELED else "",
+            message="Canceled before the run started" if status == RunStep.Status.CANCELED else "",
+        )
+        for step in steps
+    ]
+
+
+def previous_failures(runs: list[Run]) -> dict[str, tuple[bool, ...]]:
+    """Per job with notification steps: its latest ended runs, newest first (True = failed)."""
+    history: dict[str, tuple[bool, ...]] = {}
+    batch_ids = [run.pk for run in runs]
+    for run in runs:
+        job_id = str(run.job_id)
+        notifying = [s for s in run.job.steps.all() if s.kind in ("email", "webhook")]
+        if not notifying or job_id in history:
+            continue
+        # A streak of N needs the N-1 runs before this one; a recovery needs the last one.
+        depth = max(1, max(int(s.config.get("after_failures") or 1) for s in notifying) - 1)
+        reasons = (
+            Run.objects.filter(job_id=run.job_id, status=Run.Status.ENDED, end_reason__in=COUNTED_REASONS)
+            .exclude(pk__in=batch_ids)
+            .order_by(F("finished_at").desc(nulls_last=True), "-created_at")
+            .values_list("end_reason", flat=True)[:depth]
+        )
+        history[job_id] = tuple(reason in FAILED_REASONS for reason in reasons)
+    return history
+
+
+def build_plan(claimed: Claimed, history: dict[str, tuple[bool, ...]]) -> RunPlan:
+    run, job, team = claimed.run, claimed.run.job, claimed.run.team
+    steps = {step.name: step for step in job.steps.all()}
+    started_at = run.started_at or run.scheduled_for
+    return RunPlan(
+        run_id=str(run.pk),
+        job_id=str(job.pk),
+        job_natural_id=job.natural_id,
+        job_name=job.name,
+        team_slug=team.slug,
+        attempt=run.attempt,
+        scheduled_for=run.scheduled_for,
+        started_at=started_at,
+        context=templating.run_context(
+            run_id=str(run.pk),
+            scheduled_for=run.scheduled_for,
+            job_natural_id=job.natural_id,
+            job_name=job.name,
+            attempt=run.attempt,
+            job_variables=job.variables if isinstance(job.variables, dict) else {},
+            run_variables=run.variables if isinstance(run.variables, dict) else {},
+        ),
+        secret_headers=tuple(str(h) for h in job.secret_headers or ()),
+        signing_secrets=tuple(s for s in (team.signing_secret, team.previous_signing_secret) if s),
+        follow_redirects=job.follow_redirects,
+        success=SuccessRule.build(
+            statuses=job.success_statuses,
+            body_contains=job.success_body_contains,
+            body_regex=job.success_body_regex,
+            max_latency_ms=job.success_max_latency_ms,
+        ),
+        steps=tuple(
+            StepPlan(
+                name=row.name,
+                kind=row.kind,
+                key=row.key,
+                run_if=row.run_if,
+                depends_on=tuple(row.depends_on),
+                config=steps[row.name].config,
+                timeout_s=step_timeout_s(steps[row.name]),
+                is_main=row.key == plans.MAIN_STEP_KEY,
+            )
+            for row in claimed.steps
+        ),
+        previous_failed=history.get(str(job.pk), ()),
+    )
+
+
+def _apply(claimed: Claimed, outcome: RunOutcome) -> None:
+    run, main = claimed.run, outcome.main
+    run.status, run.end_reason = Run.Status.ENDED, outcome.end_reason
+    run.finished_at = outcome.finished_at
+    run.duration_ms = max(
+        0, round((outcome.finished_at - (run.started_at or outcome.finished_at)).total_seconds() * 1000)
+    )
+    run.warnings = outcome.warnings
+    if main is not None:
+        run.http_status, run.response_body, run.error, run.exit_code = (
+            main.http_status,
+            main.response_body,
+            main.error,
+            main.exit_code,
+        )
+        run.request = main.request or {}
+    if outcome.end_reason == Run.EndReason.STOPPED:
+        run.error = run.error or "Stopped"
+    for row in claimed.steps:
+        result = outcome.steps[row.name]
+        for name in STEP_RESULT_FIELDS:
+            setattr(row, name, getattr(result, name))
+
+
+def write_results(claimed: list[Claimed], outcomes: dict[str, RunOutcome], now: datetime) -> None:
+    """Save every run and step of the batch in one transaction, and insert the retries.
+
+    Only runs still `running` are written: one the reaper declared crashed (its retry already
+    inserted) keeps that verdict, so a slot never gets two successes.
+    """
+
+    def write() -> None:
+        with transaction.atomic():
+            live = set(
+                Run.objects.select_for_update()
+                .filter(pk__in=[c.run.pk for c in claimed], status=Run.Status.RUNNING)
+                .values_list("pk", flat=True)
+            )
+            runs: list[Run] = []
+            steps: list[RunStep] = []
+            failed: list[tuple[Run, str | None]] = []
+            for item in claimed:
+                if item.run.pk not in live:
+                    logger.warning("run %s was ended elsewhere while it ran; its result is dropped", item.run.pk)
+                    continue
+                outcome = outcomes[str(item.run.pk)]
+                _apply(item, outcome)
+                runs.append(item.run)
+                steps += item.steps
+                if outcome.retryable and outcome.main is not None:
+                    failed.append((item.run, outcome.main.retry_after))
+            Run.objects.bulk_update(runs, RUN_RESULT_FIELDS)
+            RunStep.objects.bulk_update(steps, STEP_RESULT_FIELDS)
+            schedule_retries(failed, now)
+
+    with_db_retry(write)

@@ -1,0 +1,167 @@
+"""One outbound HTTP request: signed, SSRF-guarded on every hop, bounded in time and in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+from yarl import URL
+
+from jobs import plans, signing
+from jobs.redact import is_secret_name
+from jobs.ssrf import BlockedError, TargetPolicy, blocked_reason
+from jobs.success import MATCH_CAP_BYTES
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Hourglass/0.1"
+KEEP_BYTES = 2048
+TRUNCATED_SUFFIX = "...[truncated]"
+MAX_REDIRECTS = 3
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_READ_CHUNK = 64 * 1024
+
+
+def standard_headers(headers: dict[str, str], idempotency_key: str) -> dict[str, str]:
+    """The caller's headers plus what every request carries; Idempotency-Key cannot be overridden."""
+    reserved = {"idempotency-key", signing.HEADER.lower()}
+    clean = {name: value for name, value in headers.items() if name.lower() not in reserved}
+    if not any(name.lower() == "user-agent" for name in clean):
+        clean["User-Agent"] = USER_AGENT
+    clean["Idempotency-Key"] = idempotency_key
+    return clean
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    timeout_s: float
+    # Dropped when a redirect leaves the origin, like Authorization.
+    secret_headers: tuple[str, ...] = ()
+
+
+@dataclass
+class HttpOutcome:
+    http_status: int | None = None
+    body: str | None = None  # what is stored: at most KEEP_BYTES, then TRUNCATED_SUFFIX
+    match_text: str = ""  # up to MATCH_CAP_BYTES, for the success rule
+    failure: str | None = None  # a plans.* failure kind when no usable response came back
+    error: str | None = None
+    detail: str = ""
+    retry_after: str | None = None
+    latency_ms: int = 0
+    final_url: str = ""
+    redirects: list[str] = field(default_factory=list)
+
+
+async def read_bounded(response: aiohttp.ClientResponse, cap: int = MATCH_CAP_BYTES) -> tuple[bytes, bool]:
+    """Up to `cap` bytes of the body and whether more followed; never reads the rest."""
+    kept = bytearray()
+    while True:
+        chunk = await response.content.read(_READ_CHUNK)
+        if not chunk:
+            return bytes(kept), False
+        room = cap - len(kept)
+        if len(chunk) > room:
+            kept += chunk[:room]
+            return bytes(kept), True
+        kept += chunk
+
+
+def stored_body(raw: bytes, more: bool) -> str:
+    if len(raw) > KEEP_BYTES or more:
+        return raw[:KEEP_BYTES].decode("utf-8", errors="replace") + TRUNCATED_SUFFIX
+    return raw.decode("utf-8", errors="replace")
+
+
+def _classify(exc: Exception, outcome: HttpOutcome, timeout_s: float) -> None:
+    reason = blocked_reason(exc)
+    if reason is not None:
+        outcome.failure, outcome.error, outcome.detail = plans.BLOCKED, reason, reason
+    elif isinstance(exc, TimeoutError):
+        outcome.failure, outcome.error = plans.TIMEOUT, type(exc).__name__
+        outcome.detail = f"no complete response within {round(timeout_s * 1000)} ms"
+    elif isinstance(exc, aiohttp.InvalidURL | ValueError):
+        outcome.failure, outcome.error, outcome.detail = plans.INVALID, type(exc).__name__, str(exc)
+    elif isinstance(exc, aiohttp.ClientError | OSError):
+        outcome.failure, outcome.error, outcome.detail = plans.CONNECTION, type(exc).__name__, str(exc)
+    else:
+        logger.exception("unexpected error during an outbound request")
+        outcome.failure, outcome.error, outcome.detail = plans.ERROR, type(exc).__name__, str(exc)
+
+
+def _next_hop(
+    url: URL, location: str, status: int, method: str, body: bytes, headers: dict[str, str], secret: tuple[str, ...]
+) -> tuple[URL, str, bytes, dict[str, str]]:
+    target = url.join(URL(location))
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        # What browsers do: the redirected request becomes a GET without a body.
+        method, body = ("HEAD" if method == "HEAD" else "GET"), b""
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+    if target.origin() != url.origin():
+        headers = {k: v for k, v in headers.items() if not is_secret_name(k, secret)}
+    return target, method, body, headers
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    request: OutboundRequest,
+    policy: TargetPolicy,
+    follow_redirects: bool,
+    signing_secrets: Sequence[str],
+    outcome: HttpOutcome,
+) -> None:
+    url, method, body, headers = URL(request.url), request.method, request.body, dict(request.headers)
+    for hop in range(MAX_REDIRECTS + 1):
+        policy.check_url(url)  # before any socket: literal IPs never reach a resolver
+        hop_headers = {**headers, signing.HEADER: signing.signature_header(body, signing_secrets, int(time.time()))}
+        async with session.request(
+            method, url, headers=hop_headers, data=body or None, allow_redirects=False
+        ) as response:
+            location = response.headers.get("Location")
+            if follow_redirects and response.status in _REDIRECT_STATUSES and location and hop < MAX_REDIRECTS:
+                outcome.redirects.append(str(url))
+                url, method, body, headers = _next_hop(
+                    url, location, response.status, method, body, headers, request.secret_headers
+                )
+                response.close()  # the redirect's own body is of no interest
+                continue
+            outcome.http_status = response.status
+            outcome.final_url = str(url)
+            outcome.retry_after = response.headers.get("Retry-After")
+            raw, more = await read_bounded(response)
+            if more:
+                response.close()  # drop the connection rather than drain an endless body
+            outcome.body = stored_body(raw, more)
+            outcome.match_text = raw.decode("utf-8", errors="replace")
+            return
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    request: OutboundRequest,
+    *,
+    policy: TargetPolicy,
+    follow_redirects: bool,
+    signing_secrets: Sequence[str],
+) -> HttpOutcome:
+    """Send `request`; every failure is recorded in the outcome, except cancellation."""
+    outcome = HttpOutcome(final_url=request.url)
+    started = time.monotonic()
+    try:
+        # One deadline for connecting, every redirect hop and reading the body.
+        async with asyncio.timeout(request.timeout_s):
+            await _exchange(session, request, policy, follow_redirects, signing_secrets, outcome)
+    except BlockedError as exc:
+        outcome.failure, outcome.error, outcome.detail = plans.BLOCKED, exc.reason, exc.reason
+    except Exception as exc:  # every failure becomes the step's recorded error
+        _classify(exc, outcome, request.timeout_s)
+    outcome.latency_ms = round((time.monotonic() - started) * 1000)
+    return outcome

@@ -1,0 +1,224 @@
+"""One run on the event loop: its steps in dependency order, honouring run_if; no ORM here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from django.utils import timezone
+
+from jobs import http, notify, plans, templating
+from jobs.plans import RunOutcome, RunPlan, StepPlan, StepResult
+from jobs.redact import redact_request, redact_url
+from jobs.retries import is_retryable
+from jobs.ssrf import TargetPolicy
+from jobs.success import STATUS_ONLY_2XX
+
+logger = logging.getLogger(__name__)
+
+_END_REASONS = {plans.TIMEOUT: "timeout", plans.BLOCKED: "blocked"}
+
+
+@dataclass
+class RunState:
+    plan: RunPlan
+    results: dict[str, StepResult] = field(default_factory=dict)
+    stopping: bool = False  # cancellation was requested; the task is being cancelled
+    stopped: bool = False  # the cancellation interrupted the run
+
+    def __post_init__(self) -> None:
+        for step in self.plan.steps:
+            self.results.setdefault(step.name, StepResult(result_key=""))
+
+    @property
+    def failed(self) -> bool:
+        return any(result.status == "error" for result in self.results.values())
+
+    def cancel_unfinished(self) -> None:
+        now = timezone.now()
+        for result in self.results.values():
+            if result.status in ("waiting", "running"):
+                if result.status == "running" and result.started_at:
+                    result.finished_at = now
+                    result.duration_ms = max(0, round((now - result.started_at).total_seconds() * 1000))
+                result.status, result.result_key = "canceled", "job:status.canceled"
+                result.message = "Canceled: the run was stopped"
+
+
+def skip_reason(step: StepPlan, state: RunState) -> str | None:
+    """Why `step` must not run now, or None to run it. Steps come in dependency order."""
+    if step.run_if == "always":
+        return None
+    if step.run_if == "on_failure":
+        if state.failed:
+            return None
+        if step.kind in ("email", "webhook") and notify.recovers(step.config, state.plan.previous_failed):
+            return None  # on_recovery: a notification step may run after a success
+        return "Skipped: the run has not failed"
+    for dependency in step.depends_on:
+        result = state.results.get(dependency)
+        if result is None or result.status != "done":
+            return f"Skipped: dependency {dependency!r} did not succeed"
+    return None
+
+
+def _finish(result: StepResult, started: float, failure: str | None, error: str | None, message: str) -> None:
+    result.finished_at = timezone.now()
+    result.duration_ms = round((time.monotonic() - started) * 1000)
+    result.failure, result.error, result.message = failure, error, message
+    if failure is None:
+        result.status, result.exit_code, result.result_key = "done", 0, "job:status.success"
+    else:
+        result.status, result.exit_code = "error", plans.EXIT_CODES[failure]
+        result.result_key = plans.RESULT_KEYS.get(failure, "job:status.failed")
+
+
+def build_request(step: StepPlan, plan: RunPlan) -> http.OutboundRequest:
+    context = plan.context
+    headers = {
+        name: templating.render_header(str(value), context)
+        for name, value in (step.config.get("headers") or {}).items()
+    }
+    return http.OutboundRequest(
+        method=str(step.config.get("method") or "GET").upper(),
+        url=templating.render(str(step.config.get("url") or ""), context),
+        headers=http.standard_headers(headers, plan.run_id),
+        body=templating.render(str(step.config.get("body") or ""), context).encode(),
+        timeout_s=step.timeout_s,
+        secret_headers=plan.secret_headers,
+    )
+
+
+async def _send(
+    step: StepPlan,
+    plan: RunPlan,
+    request: http.OutboundRequest,
+    result: StepResult,
+    started: float,
+    session: aiohttp.ClientSession,
+    policy: TargetPolicy,
+) -> None:
+    outcome = await http.send(
+        session, request, policy=policy, follow_redirects=plan.follow_redirects, signing_secrets=plan.signing_secrets
+    )
+    result.http_status, result.response_body, result.retry_after = (
+        outcome.http_status,
+        outcome.body,
+        outcome.retry_after,
+    )
+    where = f"{request.method} {redact_url(request.url, plan.secret_headers)}"
+    if outcome.failure is not None:
+        message = f"{where} failed after {outcome.latency_ms} ms: {outcome.detail or outcome.error}"
+        _finish(result, started, outcome.failure, outcome.error, message)
+        return
+    if step.kind == "webhook":
+        rule = STATUS_ONLY_2XX
+    elif step.is_main:
+        rule = plan.success
+    else:  # the body and latency bounds describe the job's main request only
+        rule = dataclasses.replace(plan.success, body_contains="", body_regex=None, max_latency_ms=None)
+    status = outcome.http_status or 0
+    error = rule.failure(status, outcome.match_text, outcome.latency_ms)
+    message = f"{where} returned {status} in {outcome.latency_ms} ms" + (f": {error}" if error else "")
+    _finish(result, started, plans.STATUS if error else None, error, message)
+
+
+async def _run_step(step: StepPlan, state: RunState, session: aiohttp.ClientSession, policy: TargetPolicy) -> None:
+    plan, result = state.plan, state.results[step.name]
+    started = time.monotonic()
+    if step.kind == "http":
+        request = build_request(step, plan)
+        result.request = redact_request(
+            {
+                "method": request.method,
+                "url": request.url,
+                "headers": request.headers,
+                "body": request.body.decode("utf-8", errors="replace"),
+                "timeout_ms": round(request.timeout_s * 1000),
+            },
+            plan.secret_headers,
+        )
+        await _send(step, plan, request, result, started, session, policy)
+        return
+    decision = notify.decide(step.config, failed=state.failed, previous_failed=plan.previous_failed)
+    if not decision.send:
+        result.status, result.result_key, result.message = "skipped", "job:status.skipped", decision.message
+        return
+    main = next((state.results[s.name] for s in plan.steps if s.is_main), None)
+    data = notify.summary(plan, main, decision)
+    if step.kind == "webhook":
+        await _send(step, plan, notify.webhook_request(step, plan, data), result, started, session, policy)
+        return
+    subject, body = notify.email_content(step.config, plan, data)
+    try:
+        message = await notify.send_email(step.config, subject, body, step.timeout_s)
+    except TimeoutError as exc:
+        _finish(result, started, plans.TIMEOUT, type(exc).__name__, "The email backend did not answer in time")
+    except Exception as exc:  # SMTP and backend errors vary; record the class and carry on
+        _finish(result, started, plans.ERROR, type(exc).__name__, f"Email not sent: {exc}")
+    else:
+        _finish(result, started, None, None, message)
+
+
+async def run_steps(state: RunState, session: aiohttp.ClientSession, policy: TargetPolicy) -> None:
+    for step in state.plan.steps:
+        result = state.results[step.name]
+        reason = skip_reason(step, state)
+        if reason is not None:
+            result.status, result.result_key, result.message = "skipped", "job:status.skipped", reason
+            continue
+        result.status, result.started_at = "running", timezone.now()
+        try:
+            await _run_step(step, state, session, policy)
+        except Exception as exc:  # a bug in one step must not lose the whole batch's results
+            logger.exception("step %s of run %s failed unexpectedly", step.name, state.plan.run_id)
+            _finish(result, time.monotonic(), plans.ERROR, type(exc).__name__, str(exc))
+
+
+async def drive(state: RunState, session: aiohttp.ClientSession, policy: TargetPolicy) -> None:
+    """Run the steps; a cancellation requested for this run ends it `stopped`."""
+    try:
+        await run_steps(state, session, policy)
+    except asyncio.CancelledError:
+        if not state.stopping:
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        state.stopped = True
+        state.cancel_unfinished()
+
+
+def conclude(state: RunState) -> RunOutcome:
+    """The run's end reason, warnings and retry decision from its steps."""
+    plan, results = state.plan, state.results
+    main_step = next((step for step in plan.steps if step.is_main), None)
+    main = results[main_step.name] if main_step else None
+    if state.stopped:
+        end_reason = "stopped"
+    elif main is None:
+        end_reason = "failed" if state.failed else "success"
+    elif main.status == "done":
+        end_reason = "success"
+    else:
+        end_reason = _END_REASONS.get(main.failure or "", "failed")
+    finished = [r.finished_at for r in results.values() if r.finished_at is not None]
+    others_failed = any(r.status == "error" for r in results.values() if r is not main)
+    return RunOutcome(
+        run_id=plan.run_id,
+        end_reason=end_reason,
+        finished_at=max(finished, default=None) or timezone.now(),
+        steps=results,
+        main=main,
+        warnings=end_reason == "success" and others_failed,
+        retryable=(
+            end_reason != "stopped"
+            and main is not None
+            and main.status == "error"
+            and is_retryable(http_status=main.http_status, failure=main.failure)
+        ),
+    )
