@@ -104,3 +104,29 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
     if not stopped and run.status == Run.Status.ENDED:
         raise ValidationError("The run has already ended.")
     return run
+
+
+# Deleting in batches keeps each transaction (and its locks) short on a large history.
+DELETE_BATCH = 1000
+
+
+def run_delete(*, run: Run, by: AbstractBaseUser | None = None) -> None:
+    """Delete one ended run and its steps; a pending or running run must be cancelled first."""
+    if run.is_active:
+        raise ValidationError(f"The run is {run.status}; cancel it first.", code="run_active")
+    run.delete()
+
+
+def runs_delete(*, queryset: Any, by: AbstractBaseUser | None = None, batch_size: int = DELETE_BATCH) -> int:
+    """Delete the ended runs in `queryset` batch by batch; pending and running runs are kept. Returns the count."""
+    ended = queryset.order_by().filter(status=Run.Status.ENDED)
+    deleted = 0
+    while True:
+        ids = list(ended.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        _, per_model = Run.objects.filter(pk__in=ids, status=Run.Status.ENDED).delete()
+        removed = per_model.get(Run._meta.label, 0)
+        if removed == 0:
+            return deleted  # another delete took this batch; nothing of ours is left
+        deleted += removed
