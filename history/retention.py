@@ -1,0 +1,112 @@
+"""Retention: which ended runs each job keeps, and the batched delete of the rest.
+
+Per job, an ended run is deleted when it is beyond the newest `keep_runs` ended runs, or older
+than `keep_days` (when set). `keep_failed_days` only ever protects: a failure younger than it
+is kept whatever the other two rules say, so failures can be kept longer than successes.
+A failure here is an outcome that needs a look (failed, timeout, crashed, blocked, missed,
+log_overflow); `skipped` and `stopped` runs are policy or a person's choice and age like
+successes, so a `forbid` job skipping every second cannot pile up rows for weeks.
+Pending and running runs are never deleted.
+
+Deletes go by primary key, BATCH_SIZE rows per short transaction, so the nightly prune never
+holds a lock for long while the dispatcher and the workers keep writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from history.models import Run, RunStep
+from jobs.models import Job
+
+BATCH_SIZE = 1000
+FAILURE_REASONS = (
+    Run.EndReason.FAILED,
+    Run.EndReason.TIMEOUT,
+    Run.EndReason.CRASHED,
+    Run.EndReason.BLOCKED,
+    Run.EndReason.MISSED,
+    Run.EndReason.LOG_OVERFLOW,
+)
+
+# progress(jobs_done, jobs_total, runs_deleted)
+Progress = Callable[[int, int, int], None]
+
+
+def _beyond_newest(ended: QuerySet[Run], keep_runs: int) -> Q | None:
+    """Runs after the newest `keep_runs` in the history's order (-created_at, -id); None if none."""
+    boundary = list(ended.order_by("-created_at", "-id").values_list("created_at", "id")[keep_runs - 1 : keep_runs])
+    if not boundary:
+        return None
+    created_at, run_id = boundary[0]
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=run_id)
+
+
+def prunable_runs(job: Job, now: datetime) -> QuerySet[Run]:
+    """The ended runs of `job` that its retention no longer keeps."""
+    ended = Run.objects.filter(job_id=job.pk, status=Run.Status.ENDED)
+    if job.keep_runs == 0:
+        prunable = ended
+    else:
+        beyond = _beyond_newest(ended, job.keep_runs)
+        rules = [beyond] if beyond is not None else []
+        if job.keep_days is not None:
+            rules.append(Q(created_at__lt=now - timedelta(days=job.keep_days)))
+        if not rules:
+            return ended.none()
+        expired = rules[0]
+        for rule in rules[1:]:
+            expired |= rule
+        prunable = ended.filter(expired)
+    if job.keep_failed_days is not None:
+        young = now - timedelta(days=job.keep_failed_days)
+        prunable = prunable.exclude(end_reason__in=FAILURE_REASONS, created_at__gte=young)
+    return prunable
+
+
+def _delete_batch(run_ids: list[object]) -> int:
+    with transaction.atomic():
+        # Steps and retry links first, by plain UPDATE/DELETE, so the runs' own delete has no
+        # cascade to collect.
+        RunStep.objects.filter(run_id__in=run_ids).delete()
+        Run.objects.filter(retry_of_id__in=run_ids).update(retry_of=None)
+        deleted, _ = Run.objects.filter(pk__in=run_ids, status=Run.Status.ENDED).delete()
+    return deleted
+
+
+def prune_job(job: Job, now: datetime, *, batch_size: int = BATCH_SIZE, dry_run: bool = False) -> int:
+    """Delete the runs `job` no longer keeps; returns how many (would) go."""
+    prunable = prunable_runs(job, now)
+    if dry_run:
+        return prunable.count()
+    deleted = 0
+    while True:
+        run_ids = list(prunable.values_list("pk", flat=True)[:batch_size])
+        if not run_ids:
+            return deleted
+        deleted += _delete_batch(run_ids)
+
+
+def prune_all(
+    now: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+    *,
+    jobs: QuerySet[Job] | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Apply every job's retention (or the given jobs'); returns the number of runs (to be) deleted."""
+    now = now or timezone.now()
+    selected = (Job.objects.all() if jobs is None else jobs).order_by("pk")
+    total = selected.count()
+    deleted = 0
+    for done, job in enumerate(selected.iterator(), start=1):
+        deleted += prune_job(job, now, batch_size=batch_size, dry_run=dry_run)
+        if progress is not None:
+            progress(done, total, deleted)
+    return deleted
