@@ -244,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": ["pending", "running", "ended"],
+        "ProgressStatusEnum": [("success", "success"), ("error", "error"), ("warning", "warning")],
+        "ScopeEnum": "jobs.roles.PERMISSIONS",
+    },
 }
 
 LOGGING = {

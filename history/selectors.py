@@ -22,7 +22,8 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.utils.dateparse import parse_datetime
 
 from history.models import Run, RunStep
@@ -127,11 +128,12 @@ def run_list(*, actor: Actor, job: Job | None = None, filters: Mapping[str, Any]
     return filterset.qs
 
 
-def with_details(queryset: QuerySet[Run]) -> QuerySet[Run]:
+def with_details(queryset: QuerySet[Run], *, steps: bool = True) -> QuerySet[Run]:
     """What a rendered run needs, in a constant number of queries (one join, one prefetch)."""
-    return queryset.select_related("team", "triggered_by_user").prefetch_related(
-        Prefetch("steps", queryset=RunStep.objects.order_by("position", "name"))
-    )
+    queryset = queryset.select_related("team", "triggered_by_user")
+    if steps:
+        queryset = queryset.prefetch_related(Prefetch("steps", queryset=RunStep.objects.order_by("position", "name")))
+    return queryset
 
 
 def run_get(*, actor: Actor, run_id: str, job: Job | None = None) -> Run | None:
@@ -233,9 +235,11 @@ def run_page(
     return Page(rows, start, has_next, has_prev, next_cursor, prev_cursor)
 
 
-def run_export_iter(queryset: QuerySet[Run], *, ordering: Ordering, chunk_size: int = 2000) -> Iterator[Run]:
+def run_export_iter(
+    queryset: QuerySet[Run], *, ordering: Ordering, steps: bool = True, chunk_size: int = 2000
+) -> Iterator[Run]:
     """Every matching run, streamed in chunks (server-side cursor on PostgreSQL): memory stays flat."""
-    ordered = with_details(queryset.order_by(*ordering.order_by()))
+    ordered = with_details(queryset.order_by(*ordering.order_by()), steps=steps)
     return ordered.iterator(chunk_size=chunk_size)
 
 
@@ -275,3 +279,50 @@ def run_stats(*, job: Job, since: datetime) -> dict[str, Any]:
         "lateness_ms": {f"p{p}": _percentile(runs, "lateness_ms", totals["late"], p) for p in (50, 99)},
         **last,
     }
+
+
+# --- Dashboard summaries (added by the dashboard) ----------------------------------------------
+
+
+def jobs_with_last_run(queryset: QuerySet[Job]) -> QuerySet[Job]:
+    """Each job annotated with `last_end_reason`, the end reason of its newest ended run (None if none)."""
+    newest = Run.objects.filter(job=OuterRef("pk"), status=Run.Status.ENDED).order_by("-created_at", "-id")
+    return queryset.annotate(last_end_reason=Subquery(newest.values("end_reason")[:1]))
+
+
+def run_recent_by_job(*, job_ids: list[Any], per_job: int) -> dict[Any, list[Run]]:
+    """The newest `per_job` runs of each job, oldest first, in one query (a window function)."""
+    newest_first = [F("created_at").desc(), F("id").desc()]
+    ranked = (
+        Run.objects.filter(job_id__in=job_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("job_id")], order_by=newest_first))
+        .filter(rank__lte=per_job)
+        .only("id", "job", "status", "end_reason", "created_at", "duration_ms")
+        .order_by("job_id", "created_at", "id")
+    )
+    by_job: dict[Any, list[Run]] = {job_id: [] for job_id in job_ids}
+    for run in ranked:
+        by_job.setdefault(run.job_id, []).append(run)
+    return by_job
+
+
+def run_success_rates(*, job_ids: list[Any], since: datetime) -> dict[Any, float | None]:
+    """Per job, the share of runs ended since `since` that succeeded (None when none ended), in one query."""
+    rows = (
+        Run.objects.filter(job_id__in=job_ids, status=Run.Status.ENDED, created_at__gte=since)
+        .values("job_id")
+        .annotate(ended=Count("pk"), succeeded=Count("pk", filter=Q(end_reason=Run.EndReason.SUCCESS)))
+        .order_by()
+    )
+    rates: dict[Any, float | None] = dict.fromkeys(job_ids)
+    rates.update({row["job_id"]: row["succeeded"] / row["ended"] for row in rows})
+    return rates
+
+
+def run_attempts(*, run: Run) -> list[Run]:
+    """The run's attempt chain: every attempt at its slot, what it retried and what retried it; first first."""
+    chain = Q(job_id=run.job_id, scheduled_for=run.scheduled_for) | Q(retry_of_id=run.pk)
+    if run.retry_of_id:
+        chain |= Q(pk=run.retry_of_id)
+    fields = ("id", "attempt", "status", "end_reason", "created_at", "scheduled_for", "retry_of")
+    return list(Run.objects.filter(chain).order_by("created_at", "attempt").only(*fields))

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 
 from config.problems import Conflict
 from jobs.models import ApiKey, Job, Membership, Team
-from jobs.roles import PERMISSIONS, normalize_scopes, permissions_for
+from jobs.roles import JOB_READ, PERMISSIONS, normalize_scopes, permissions_for
 
 _ACTOR_ATTR = "_hourglass_actor"
 # Enough to name the candidates in a 409 without loading every job that shares the name.
@@ -124,3 +124,13 @@ def team_for_actor(actor: Actor, slug: str, permission: str) -> Team:
         raise exceptions.NotFound(f"No team {slug!r}.")
     require(actor, team.pk, permission)
     return team
+
+
+def job_list(*, actor: Actor, q: str = "", team: str = "") -> Any:
+    """Jobs in the teams where the caller holds job:read, optionally searched and narrowed to a team slug."""
+    jobs = Job.objects.filter(team_id__in=actor.team_ids_with(JOB_READ))
+    if team:
+        jobs = jobs.filter(team__slug=team)
+    if q:
+        jobs = jobs.filter(Q(natural_id__icontains=q) | Q(name__icontains=q))
+    return jobs

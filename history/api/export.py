@@ -1,0 +1,143 @@
+"""GET /api/jobs/{id}/history/export?format=csv|ndjson: streamed, so memory stays flat for any size."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from config.problems import problem_responses
+from history.api import docs
+from history.api.paging import DEFAULT_SORT, SORTS
+from history.api.serializers import run_item
+from history.models import Run
+from history.selectors import Ordering, run_export_iter, run_list
+from jobs.access import actor_from_request, job_for_actor
+from jobs.api.params import query_sort
+from jobs.roles import JOB_READ
+
+CSV_FIELDS = (
+    "id",
+    "jobId",
+    "ownerId",
+    "success",
+    "warnings",
+    "startedAt",
+    "finishedAt",
+    "createdAt",
+    "attempt",
+    "retryOf",
+    "backoffLimit",
+    "triggeredBy",
+    "user",
+    "scheduledFor",
+    "latenessMs",
+    "status",
+    "endReason",
+    "httpStatus",
+    "exitCode",
+    "error",
+    "responseBody",
+)
+# Rows per write: one yield per row would make the response a few hundred thousand tiny chunks.
+ROWS_PER_CHUNK = 500
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CSVRenderer(JSONRenderer):
+    """Selected by ?format=csv. Streams bypass it; it renders only error bodies, as JSON."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+
+class NDJSONRenderer(JSONRenderer):
+    media_type = "application/x-ndjson"
+    format = "ndjson"
+
+
+RENDERERS: dict[str, type[JSONRenderer]] = {"csv": CSVRenderer, "ndjson": NDJSONRenderer}
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_chunks(runs: Iterable[Run]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_FIELDS)
+    for index, run in enumerate(runs, start=1):
+        item = run_item(run, with_progress=False)
+        item["startedAt"], item["finishedAt"] = item["duration"]
+        writer.writerow([_cell(item[field]) for field in CSV_FIELDS])
+        if index % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def ndjson_chunks(runs: Iterable[Run]) -> Iterator[str]:
+    lines: list[str] = []
+    for run in runs:
+        lines.append(json.dumps(run_item(run), separators=(",", ":")))
+        if len(lines) == ROWS_PER_CHUNK:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
+
+
+class JobHistoryExportView(APIView):
+    renderer_classes = [CSVRenderer, NDJSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        # `format` picks the export format (csv by default) whatever the Accept header says.
+        renderer = RENDERERS.get(request.query_params.get("format") or "csv")
+        if renderer is None:
+            if force:
+                return CSVRenderer(), CSVRenderer.media_type
+            raise ValidationError({"query.format": "Use format=csv or format=ndjson."})
+        return renderer(), renderer.media_type
+
+    @extend_schema(
+        operation_id="jobs_history_export",
+        summary="Export the job's history (filters and sort as in the list), streamed",
+        tags=["history"],
+        parameters=[
+            docs.JOB_ID,
+            OpenApiParameter("format", {"type": "string", "enum": list(RENDERERS)}, OpenApiParameter.QUERY),
+            docs.PAGING[0],
+            *docs.FILTERS,
+        ],
+        responses={
+            (200, CSVRenderer.media_type): OpenApiResponse(OpenApiTypes.STR, description="One row per run"),
+            (200, NDJSONRenderer.media_type): OpenApiResponse(OpenApiTypes.STR, description="One item per line"),
+            **problem_responses(400, 403, 409),
+        },
+    )
+    def get(self, request: Request, id: str) -> StreamingHttpResponse:  # noqa: A002
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_READ)
+        field, descending = query_sort(request.query_params, SORTS, DEFAULT_SORT)
+        runs = run_list(actor=actor, job=job, filters=request.query_params)
+        fmt = request.accepted_renderer.format
+        rows = run_export_iter(runs, ordering=Ordering(field, descending), steps=fmt == "ndjson")
+        chunks = ndjson_chunks(rows) if fmt == "ndjson" else csv_chunks(rows)
+        response = StreamingHttpResponse(chunks, content_type=f"{request.accepted_renderer.media_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{job.natural_id}-history.{fmt}"'
+        return response

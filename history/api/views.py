@@ -1,0 +1,153 @@
+"""Informer's history endpoints (seed 000) plus ours: parse, check, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.problems import Conflict, problem_responses
+from history.api import docs
+from history.api.paging import history_envelope
+from history.api.serializers import (
+    DeletedSerializer,
+    HistoryFilterSerializer,
+    HistoryItemSerializer,
+    HistoryListSerializer,
+    run_item,
+)
+from history.models import Run
+from history.selectors import run_get, run_list
+from history.services import run_cancel, run_delete, run_rerun, runs_delete
+from jobs.access import Actor, actor_from_request, job_for_actor, require_any
+from jobs.models import Job
+from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+
+TAGS = ["history"]
+
+
+def _run_of(actor: Actor, job: Job, history_id: str) -> Run:
+    run = run_get(actor=actor, job=job, run_id=history_id)
+    if run is None:
+        raise exceptions.NotFound(f"No run {history_id!r} in job {job.natural_id!r}.")
+    return run
+
+
+def run_response(actor: Actor, run: Run, status_code: int = status.HTTP_200_OK) -> Response:
+    """Answer with the run as rendered in history (re-read, so its steps and user come along)."""
+    fresh = run_get(actor=actor, run_id=str(run.pk)) or run
+    location = reverse("api:job-history-detail", args=[run.job_id, run.pk])
+    headers = {"Location": location} if status_code in (status.HTTP_201_CREATED, status.HTTP_202_ACCEPTED) else None
+    return Response(run_item(fresh), status=status_code, headers=headers)
+
+
+class JobHistoryViewSet(viewsets.ViewSet):
+    @extend_schema(
+        operation_id="jobs_history_list",
+        summary="List execution history for a job",
+        tags=TAGS,
+        parameters=[docs.JOB_ID, *docs.PAGING, *docs.FILTERS],
+        responses={200: HistoryListSerializer, **problem_responses(400, 403, 409)},
+    )
+    def list(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_READ)
+        runs = run_list(actor=actor, job=job, filters=request.query_params)
+        return Response(history_envelope(request, runs))
+
+    @extend_schema(
+        operation_id="jobs_history_retrieve",
+        summary="Get details for a specific job execution",
+        tags=TAGS,
+        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        responses={200: HistoryItemSerializer, **problem_responses(403, 409)},
+    )
+    def retrieve(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_READ)
+        return Response(run_item(_run_of(actor, job, historyId)))
+
+    @extend_schema(
+        operation_id="jobs_history_destroy",
+        summary="Delete a specific history record (job:edit); a pending or running run answers 409",
+        tags=TAGS,
+        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        responses={204: None, **problem_responses(403, 409)},
+    )
+    def destroy(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_EDIT)
+        run = _run_of(actor, job, historyId)
+        try:
+            run_delete(run=run, by=actor.user)
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="jobs_history_cancel",
+        summary="Cancel a pending or running run (job:run); an ended run answers 409",
+        tags=TAGS,
+        request=None,
+        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        responses={200: HistoryItemSerializer, **problem_responses(403, 409)},
+    )
+    def cancel(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_RUN)
+        run = _run_of(actor, job, historyId)
+        try:
+            run = run_cancel(run=run, by=actor.user)
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
+        return run_response(actor, run)
+
+    @extend_schema(
+        operation_id="jobs_history_rerun",
+        summary="Run the job again now with this run's variables (job:run); answers 202 with the new run",
+        tags=TAGS,
+        request=None,
+        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409)},
+    )
+    def rerun(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_RUN)
+        run = _run_of(actor, job, historyId)
+        new_run = run_rerun(run=run, by=actor.user, triggered_by=Run.Trigger.API)
+        return run_response(actor, new_run, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="jobs_history_delete_matching",
+        summary="Delete the ended runs matching the filters in the body (job:edit); active runs are kept",
+        tags=TAGS,
+        parameters=[docs.JOB_ID],
+        request=HistoryFilterSerializer,
+        responses={200: DeletedSerializer, **problem_responses(400, 403, 409)},
+    )
+    def delete_matching(self, request: Request, id: str) -> Response:  # noqa: A002
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_EDIT)
+        if not isinstance(request.data, dict):
+            raise ValidationError({"body": "Send the filters as a JSON object (may be empty: {})."})
+        runs = run_list(actor=actor, job=job, filters=request.data)
+        return Response({"deleted": runs_delete(queryset=runs, by=actor.user)})
+
+
+class HistoryListView(APIView):
+    @extend_schema(
+        operation_id="history_list",
+        summary="Every run in the caller's teams, newest first by default",
+        tags=TAGS,
+        parameters=[*docs.PAGING, *docs.FILTERS, docs.JOB_FILTER],
+        responses={200: HistoryListSerializer, **problem_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        actor = actor_from_request(request)
+        require_any(actor, JOB_READ)
+        runs = run_list(actor=actor, filters=request.query_params)
+        return Response(history_envelope(request, runs))

@@ -1,0 +1,226 @@
+"""The jobs endpoints: parse, check permission (jobs.access), call a service or selector, render."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.problems import problem_responses
+from history.api import docs
+from history.api.serializers import HistoryItemSerializer, TriggerSerializer, iso
+from history.api.views import run_response
+from history.selectors import run_stats
+from history.services import run_trigger
+from jobs import schedules
+from jobs.access import Actor, actor_from_request, job_for_actor, job_list, require_any, team_for_actor
+from jobs.api import schema
+from jobs.api.inputs import job_create_from_input, job_update_from_input
+from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, hal_list, offset_links, query_choice, query_int, query_sort
+from jobs.api.serializers import JobSerializer
+from jobs.models import Job, Team
+from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.services import job_delete, job_set_enabled
+
+JOB_REL = "inf:job"
+JOB_SORTS = {"name": "name", "naturalId": "natural_id", "createdAt": "created_at", "nextRunAt": "next_run_at"}
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+TAGS = ["jobs"]
+
+
+def _team_for_create(actor: Actor, slug: str | None) -> Team:
+    if slug:
+        return team_for_actor(actor, slug, JOB_EDIT)
+    if len(actor.team_ids) == 1:
+        team = Team.objects.get(pk=actor.team_ids[0])
+        return team_for_actor(actor, team.slug, JOB_EDIT)
+    if not actor.team_ids:
+        raise exceptions.PermissionDenied("You are not a member of any team.")
+    slugs = sorted(Team.objects.filter(pk__in=actor.team_ids).values_list("slug", flat=True))
+    raise ValidationError({"team": f"You are in several teams; give one of: {', '.join(slugs)}."})
+
+
+def _job_response(job: Job, status_code: int = status.HTTP_200_OK) -> Response:
+    fresh = Job.objects.select_related("team").prefetch_related("steps").get(pk=job.pk)
+    headers = {"Location": reverse("api:job-detail", args=[job.pk])} if status_code == 201 else None
+    return Response(JobSerializer(fresh).data, status=status_code, headers=headers)
+
+
+class JobViewSet(viewsets.ViewSet):
+    @extend_schema(
+        operation_id="jobs_list",
+        summary="List the caller's jobs (HAL)",
+        tags=TAGS,
+        parameters=schema.JOB_LIST_PARAMS,
+        responses={200: schema.JobListSerializer, **problem_responses(400, 403)},
+    )
+    def list(self, request: Request) -> Response:
+        actor = actor_from_request(request)
+        require_any(actor, JOB_READ)
+        params = request.query_params
+        field, descending = query_sort(params, JOB_SORTS, "name")
+        limit = query_int(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+        start = query_int(params, "start", default=0, low=0, high=2_000_000_000)
+        jobs = job_list(actor=actor, q=params.get("q", ""), team=params.get("team", ""))
+        ordered = jobs.order_by(f"-{field}" if descending else field, "pk")
+        page = list(ordered.select_related("team").prefetch_related("steps")[start : start + limit + 1])
+        next_href, prev_href = offset_links(request, start=start, limit=limit, has_next=len(page) > limit)
+        items = JobSerializer(page[:limit], many=True).data
+        body = hal_list(
+            request, rel=JOB_REL, items=items, start=start, total=jobs.count(), next_href=next_href, prev_href=prev_href
+        )
+        return Response(body)
+
+    @extend_schema(
+        operation_id="jobs_create",
+        summary="Create a job (job:edit)",
+        tags=TAGS,
+        request=JobSerializer,
+        responses={201: JobSerializer, **problem_responses(400, 403)},
+    )
+    def create(self, request: Request) -> Response:
+        actor = actor_from_request(request)
+        serializer = JobSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        team = _team_for_create(actor, serializer.validated_data.get("team"))
+        job = job_create_from_input(team=team, data=serializer.validated_data, by=actor.user)
+        return _job_response(job, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        summary="Get a job",
+        tags=TAGS,
+        parameters=[docs.JOB_ID],
+        responses={200: JobSerializer, **problem_responses(403, 409)},
+    )
+    def retrieve(self, request: Request, id: str) -> Response:  # noqa: A002
+        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        return _job_response(job)
+
+    @extend_schema(
+        operation_id="jobs_partial_update",
+        summary="Change a job (job:edit); send only the fields to change",
+        tags=TAGS,
+        parameters=[docs.JOB_ID],
+        request=JobSerializer(partial=True),
+        responses={200: JobSerializer, **problem_responses(400, 403, 409)},
+    )
+    def partial_update(self, request: Request, id: str) -> Response:  # noqa: A002
+        job = job_for_actor(actor_from_request(request), id, JOB_EDIT)
+        serializer = JobSerializer(job, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "team" in serializer.validated_data:
+            raise ValidationError({"team": "A job cannot move to another team."})
+        job = job_update_from_input(job=job, data=serializer.validated_data)
+        return _job_response(job)
+
+    @extend_schema(
+        operation_id="jobs_destroy",
+        summary="Delete a job and its history (job:edit)",
+        tags=TAGS,
+        parameters=[docs.JOB_ID],
+        responses={204: None, **problem_responses(403, 409)},
+    )
+    def destroy(self, request: Request, id: str) -> Response:  # noqa: A002
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_EDIT)
+        job_delete(job=job, by=actor.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _set_enabled(self, request: Request, ref: str, enabled: bool) -> Response:
+        job = job_for_actor(actor_from_request(request), ref, JOB_EDIT)
+        return _job_response(job_set_enabled(job=job, enabled=enabled))
+
+    @extend_schema(
+        operation_id="jobs_pause",
+        summary="Pause: no more scheduled runs until resumed (job:edit)",
+        tags=TAGS,
+        request=None,
+        parameters=[docs.JOB_ID],
+        responses={200: JobSerializer, **problem_responses(403, 409)},
+    )
+    def pause(self, request: Request, id: str) -> Response:  # noqa: A002
+        return self._set_enabled(request, id, False)
+
+    @extend_schema(
+        operation_id="jobs_resume",
+        summary="Resume a paused job from its next slot (job:edit)",
+        tags=TAGS,
+        request=None,
+        parameters=[docs.JOB_ID],
+        responses={200: JobSerializer, **problem_responses(403, 409)},
+    )
+    def resume(self, request: Request, id: str) -> Response:  # noqa: A002
+        return self._set_enabled(request, id, True)
+
+    @extend_schema(
+        operation_id="jobs_run",
+        summary="Run the job now (job:run); answers 202 with the new run",
+        tags=TAGS,
+        parameters=[docs.JOB_ID],
+        request=TriggerSerializer,
+        responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409)},
+    )
+    def run(self, request: Request, id: str) -> Response:  # noqa: A002
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_RUN)
+        serializer = TriggerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        variables = serializer.validated_data.get("variables")
+        new_run = run_trigger(job=job, by=actor.user, triggered_by="api", variables=variables)
+        return run_response(actor, new_run, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="jobs_fire_times",
+        summary="The next fire times and a human-readable schedule",
+        tags=TAGS,
+        parameters=[docs.JOB_ID, schema.COUNT_PARAM],
+        responses={200: schema.FireTimesSerializer, **problem_responses(400, 403, 409)},
+    )
+    def fire_times(self, request: Request, id: str) -> Response:  # noqa: A002
+        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        count = query_int(request.query_params, "count", default=10, low=1, high=100)
+        times = schedules.preview(job.schedule, timezone.now(), count)
+        return Response(
+            {
+                "jobId": str(job.pk),
+                "enabled": job.enabled,
+                "description": job.schedule_text,
+                "timezone": job.timezone,
+                "fireTimes": [iso(t) for t in times],
+            }
+        )
+
+    @extend_schema(
+        operation_id="jobs_stats",
+        summary="Run count, success rate, duration and lateness percentiles over a window",
+        tags=TAGS,
+        parameters=[docs.JOB_ID, schema.WINDOW_PARAM],
+        responses={200: schema.StatsSerializer, **problem_responses(400, 403, 409)},
+    )
+    def stats(self, request: Request, id: str) -> Response:  # noqa: A002
+        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        window = request.query_params.get("window") or "24h"
+        since = timezone.now() - query_choice(request.query_params, "window", WINDOWS, "24h")
+        stats = run_stats(job=job, since=since)
+        return Response(
+            {
+                "jobId": str(job.pk),
+                "window": window,
+                "since": iso(since),
+                "runs": stats["runs"],
+                "ended": stats["ended"],
+                "succeeded": stats["succeeded"],
+                "successRate": stats["success_rate"],
+                "durationMs": stats["duration_ms"],
+                "latenessMs": stats["lateness_ms"],
+                "lastSuccessAt": iso(stats["last_success"]),
+                "lastFailureAt": iso(stats["last_failure"]),
+            }
+        )
