@@ -75,10 +75,15 @@ async def read_bounded(response: aiohttp.ClientResponse, cap: int = MATCH_CAP_BY
         kept += chunk
 
 
+def as_text(raw: bytes) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL, and a target may well send it.
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def stored_body(raw: bytes, more: bool) -> str:
     if len(raw) > KEEP_BYTES or more:
-        return raw[:KEEP_BYTES].decode("utf-8", errors="replace") + TRUNCATED_SUFFIX
-    return raw.decode("utf-8", errors="replace")
+        return as_text(raw[:KEEP_BYTES]) + TRUNCATED_SUFFIX
+    return as_text(raw)
 
 
 def _classify(exc: Exception, outcome: HttpOutcome, timeout_s: float) -> None:
@@ -140,7 +145,7 @@ async def _exchange(
             if more:
                 response.close()  # drop the connection rather than drain an endless body
             outcome.body = stored_body(raw, more)
-            outcome.match_text = raw.decode("utf-8", errors="replace")
+            outcome.match_text = as_text(raw)
             return
 
 

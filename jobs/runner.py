@@ -137,7 +137,7 @@ async def _run_step(step: StepPlan, state: RunState, session: aiohttp.ClientSess
                 "method": request.method,
                 "url": request.url,
                 "headers": request.headers,
-                "body": request.body.decode("utf-8", errors="replace"),
+                "body": http.as_text(request.body),
                 "timeout_ms": round(request.timeout_s * 1000),
             },
             plan.secret_headers,
@@ -201,7 +201,8 @@ def conclude(state: RunState) -> RunOutcome:
     if state.stopped:
         end_reason = "stopped"
     elif main is None:
-        end_reason = "failed" if state.failed else "success"
+        # Notification-only jobs judge by their steps; a job without steps has nothing to succeed at.
+        end_reason = "failed" if state.failed or not plan.steps else "success"
     elif main.status == "done":
         end_reason = "success"
     else:

@@ -22,7 +22,7 @@ def make_job(team: Team, url: str, *, steps: list[dict[str, Any]] | None = None,
     main_config = fields.pop("main_config", {})
     job = JobFactory(team=team, url=url, **fields)
     main = job.steps.get(name="main")
-    main.config = http_config(url, **main_config)
+    main.config = {**http_config(url), **main_config}
     main.save()
     for position, step in enumerate(steps or [], start=1):
         JobStep.objects.create(job=job, position=position, **step)
