@@ -137,11 +137,12 @@ def with_details(queryset: QuerySet[Run], *, steps: bool = True) -> QuerySet[Run
 
 
 def run_get(*, actor: Actor, run_id: str, job: Job | None = None) -> Run | None:
+    """A run in a team the caller can see; the caller checks the permission its action needs (jobs.access)."""
     try:
         pk = uuid.UUID(str(run_id))
     except ValueError:
         return None
-    queryset = run_visible(actor=actor).filter(pk=pk)
+    queryset = Run.objects.filter(team_id__in=actor.team_ids, pk=pk)
     if job is not None:
         queryset = queryset.filter(job=job)
     return with_details(queryset).first()
