@@ -107,7 +107,8 @@ def job_lookup(actor: Actor, ref: str) -> Job:
     exact = [job for job in jobs if str(job.pk) == ref]
     if len(jobs) > 1 and len(exact) != 1:
         ids = sorted(str(job.pk) for job in jobs)
-        raise Conflict(f"The natural ID {ref!r} matches jobs in several teams; use one of their UUIDs.", jobs=ids)
+        named = ", ".join(f"{job.pk} ({job.team.slug})" for job in sorted(jobs, key=lambda j: str(j.pk)))
+        raise Conflict(f"The natural ID {ref!r} matches jobs in several teams; use a UUID: {named}.", jobs=ids)
     return exact[0] if exact else jobs[0]
 
 
