@@ -1,12 +1,19 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from jobs import views as job_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, next_page="jobs:list"),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("", include("jobs.urls")),
+    path("", include("history.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("config.api")),
     path("api-auth/", include("rest_framework.urls")),

@@ -1,0 +1,207 @@
+"""Dashboard pages for runs: a job's run table (with its live rows) and the run page."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from history.forms import DEFAULT_SORT, PER_PAGE, BulkDeleteForm, RunFilterForm
+from history.models import Run
+from history.selectors import Ordering, run_attempts, run_count, run_get, run_list, run_page
+from history.services import run_cancel, run_delete, run_rerun, runs_delete
+from jobs.access import Actor, job_for_actor, require
+from jobs.dashboard.base import actor_of, dashboard_view, flags_for, page_context
+from jobs.models import Job
+from jobs.redact import redact_request
+from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+
+# New rows fetched per poll; more than this in one 2 s tick shows on the next tick.
+NEW_ROWS_LIMIT = 50
+
+
+@dataclass
+class RunTable:
+    form: RunFilterForm
+    runs: list[Run] = field(default_factory=list)
+    total: int = 0
+    estimate: bool = False
+    page_number: int = 1
+    num_pages: int = 1
+    has_next: bool = False
+    has_prev: bool = False
+    error: str = ""
+    # Only the first page of newest-first shows new runs as they appear.
+    live: bool = False
+    since: datetime | None = None
+
+
+def run_table(request: HttpRequest, actor: Actor, job: Job) -> RunTable:
+    """The job page's run history: filters, sort and page from the query string."""
+    form = RunFilterForm(request.GET)
+    table = RunTable(form=form)
+    if not form.is_valid():
+        table.error = "Some filters are not valid; fix them to see the runs."
+        return table
+    try:
+        queryset = run_list(actor=actor, job=job, filters=form.run_filters())
+        table.page_number = form.page_number
+        page = run_page(queryset, ordering=form.ordering(), limit=PER_PAGE, start=(table.page_number - 1) * PER_PAGE)
+        table.total, table.estimate = run_count(queryset)
+    except ValidationError as exc:
+        table.error = "; ".join(exc.messages)
+        return table
+    table.runs, table.has_next, table.has_prev = page.runs, page.has_next, page.has_prev
+    table.num_pages = max(math.ceil(table.total / PER_PAGE), 1)
+    table.live = form.sort_key == DEFAULT_SORT and table.page_number == 1
+    table.since = max((run.created_at for run in page.runs), default=timezone.now())
+    return table
+
+
+def _run_for(request: HttpRequest, run_id: UUID, permission: str = JOB_READ) -> Run:
+    """The run if its team is the caller's (else 404) and the caller holds `permission` there (else 403)."""
+    actor = actor_of(request)
+    run = run_get(actor=actor, run_id=str(run_id))
+    if run is None:
+        raise Http404("No such run.")
+    require(actor, run.team_id, permission)
+    return run
+
+
+@require_GET
+@dashboard_view
+def job_runs_new(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """Polled by the run table: runs created after `since` that match the table's filters."""
+    actor = actor_of(request)
+    job = job_for_actor(actor, str(job_id), JOB_READ)
+    since = parse_datetime(request.GET.get("since", ""))
+    form = RunFilterForm(request.GET)
+    if since is None or since.tzinfo is None or not form.is_valid():
+        return HttpResponse(status=400)
+    filters = form.run_filters()
+    # RunFilter's createdAfter is inclusive; one microsecond later excludes the newest row already shown.
+    after = since + timedelta(microseconds=1)
+    if "createdAfter" not in filters or parse_datetime(filters["createdAfter"]) < after:
+        filters["createdAfter"] = after.isoformat()
+    try:
+        queryset = run_list(actor=actor, job=job, filters=filters)
+    except ValidationError:
+        return HttpResponse(status=400)
+    runs = run_page(queryset, ordering=Ordering("created_at"), limit=NEW_ROWS_LIMIT).runs
+    newest = max((run.created_at for run in runs), default=since)
+    context = {"job": job, "runs": runs, "since": newest, "flags": flags_for(actor, job.team_id), "new": True}
+    return render(request, "history/_runs_new.html", context)
+
+
+@require_GET
+@dashboard_view
+def run_row(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    """One table row, polled every 2 s while the run is pending or running."""
+    run = _run_for(request, run_id)
+    context = {"run": run, "flags": flags_for(actor_of(request), run.team_id)}
+    return render(request, "history/_run_row.html", context)
+
+
+def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
+    job = run.job
+    return page_context(
+        request,
+        run.team,
+        run=run,
+        job=job,
+        steps=list(run.steps.all()),
+        # The executor stores the request redacted; redacting again at display costs nothing and
+        # also covers a secret header named on the job after the run was recorded.
+        request_snapshot=redact_request(run.request or {}, job.secret_headers or []),
+    )
+
+
+@require_GET
+@dashboard_view
+def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    run = _run_for(request, run_id)
+    context = _detail_context(request, run)
+    context["attempts"] = run_attempts(run=run)
+    return render(request, "history/run_detail.html", context)
+
+
+@require_GET
+@dashboard_view
+def run_live(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    """The run page's live part (status, progress, steps, result), polled while the run is active."""
+    run = _run_for(request, run_id)
+    return render(request, "history/_run_live.html", _detail_context(request, run))
+
+
+# --- Actions: cancel and rerun (operator), delete (editor) -------------------------------------
+
+
+@require_POST
+@dashboard_view
+def run_cancel_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    run = _run_for(request, run_id, JOB_RUN)
+    try:
+        run = run_cancel(run=run, by=request.user)
+    except ValidationError as exc:
+        messages.warning(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Stopped." if not run.is_active else "Asked the worker to stop the run.")
+    return redirect("history:run-detail", run_id=run.pk)
+
+
+@require_POST
+@dashboard_view
+def run_rerun_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    run = _run_for(request, run_id, JOB_RUN)
+    new_run = run_rerun(run=run, by=request.user, triggered_by=Run.Trigger.DASHBOARD)
+    messages.success(request, "Started a new run with the same variables.")
+    return redirect("history:run-detail", run_id=new_run.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@dashboard_view
+def run_delete_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    """GET asks for confirmation; POST deletes. A pending or running run is refused (409)."""
+    run = _run_for(request, run_id, JOB_EDIT)
+    context = page_context(request, run.team, run=run, job=run.job)
+    if request.method == "GET" or run.is_active:
+        return render(request, "history/run_confirm_delete.html", context, status=409 if run.is_active else 200)
+    try:
+        run_delete(run=run, by=request.user)
+    except ValidationError as exc:  # it started between the check and the delete
+        context["error"] = " ".join(exc.messages)
+        return render(request, "history/run_confirm_delete.html", context, status=409)
+    messages.success(request, "Deleted the run.")
+    return redirect("jobs:detail", job_id=run.job_id)
+
+
+@require_POST
+@dashboard_view
+def runs_delete_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """Bulk delete from a job's table: the first POST shows what will go, the confirmed one deletes."""
+    actor = actor_of(request)
+    job = job_for_actor(actor, str(job_id), JOB_EDIT)
+    form = BulkDeleteForm(request.POST)
+    if not form.is_valid():
+        messages.warning(request, " ".join(form.non_field_errors()))
+        return redirect("jobs:detail", job_id=job.pk)
+    selected = run_list(actor=actor, job=job).filter(pk__in=form.cleaned_data["runs"])
+    if not form.cleaned_data["confirm"]:
+        runs = list(selected.order_by("-created_at"))
+        context = page_context(request, job.team, job=job, runs=runs, deletable=[r for r in runs if not r.is_active])
+        return render(request, "history/runs_confirm_delete.html", context)
+    deleted = runs_delete(queryset=selected, by=request.user)
+    kept = len(form.cleaned_data["runs"]) - deleted
+    note = f" {kept} still running or already gone were kept." if kept else ""
+    messages.success(request, f"Deleted {deleted} run{'s' if deleted != 1 else ''}.{note}")
+    return redirect("jobs:detail", job_id=job.pk)

@@ -1,0 +1,127 @@
+"""Jobs list and job page, and the job-level actions (run now, pause, resume, delete)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from history.models import Run
+from history.selectors import jobs_with_last_run, run_recent_by_job, run_stats, run_success_rates
+from history.services import run_trigger
+from history.views import run_table
+from jobs import schedules
+from jobs.access import job_for_actor, visible_jobs
+from jobs.dashboard.base import actor_of, current_team, dashboard_view, is_htmx, page_context, paginate, teams_of
+from jobs.dashboard.charts import Chart, duration_chart, sparkline
+from jobs.forms import JobListFilter
+from jobs.models import Job
+from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.services import job_delete, job_set_enabled
+
+SUCCESS_WINDOW = timedelta(days=7)
+SPARK_RUNS = 20
+CHART_RUNS = 100
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job: Job
+    last_run: Run | None
+    spark: Chart
+    success_rate: float | None
+
+
+def _row(job: Job, runs: list[Run], success_rate: float | None) -> JobRow:
+    return JobRow(job, runs[-1] if runs else None, sparkline(runs, SPARK_RUNS), success_rate)
+
+
+@require_GET
+@dashboard_view
+def job_list(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    teams = teams_of(actor)
+    team = current_team(request, teams)
+    if team is None:
+        return render(request, "jobs/no_team.html", page_context(request, None, teams=teams))
+    filterset = JobListFilter(request.GET or None, queryset=jobs_with_last_run(visible_jobs(actor).filter(team=team)))
+    page = paginate(filterset.qs, request)
+    job_ids = [job.pk for job in page]
+    recent = run_recent_by_job(job_ids=job_ids, per_job=SPARK_RUNS)
+    rates = run_success_rates(job_ids=job_ids, since=timezone.now() - SUCCESS_WINDOW)
+    rows = [_row(job, recent[job.pk], rates[job.pk]) for job in page]
+    filtered = bool(request.GET.get("q") or request.GET.get("state"))
+    context = page_context(request, team, teams=teams, page=page, rows=rows, filterset=filterset, filtered=filtered)
+    return render(request, "jobs/job_list.html", context)
+
+
+@require_GET
+@dashboard_view
+def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    actor = actor_of(request)
+    job = job_for_actor(actor, str(job_id), JOB_READ)
+    now = timezone.now()
+    recent = run_recent_by_job(job_ids=[job.pk], per_job=CHART_RUNS)[job.pk]
+    context = page_context(
+        request,
+        job.team,
+        job=job,
+        steps=list(job.steps.all()),
+        fire_times=schedules.preview(job.schedule, now, 5) if job.enabled else [],
+        stats=run_stats(job=job, since=now - SUCCESS_WINDOW),
+        chart=duration_chart(recent, CHART_RUNS),
+        chart_count=len(recent),
+        table=run_table(request, actor, job),
+    )
+    return render(request, "jobs/job_detail.html", context)
+
+
+@require_POST
+@dashboard_view
+def job_run_now(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    job = job_for_actor(actor_of(request), str(job_id), JOB_RUN)
+    run = run_trigger(job=job, by=request.user, triggered_by=Run.Trigger.DASHBOARD)
+    if is_htmx(request):
+        # The run table's poller listens for this event and fetches the new row at once.
+        response = render(request, "jobs/_run_started.html", {"run": run})
+        response["HX-Trigger"] = "runs-changed"
+        return response
+    messages.success(request, "Started a run; it is at the top of the table.")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+@dashboard_view
+def job_pause(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
+    job_set_enabled(job=job, enabled=False)
+    messages.success(request, f"Paused {job.name}: it will not fire until resumed.")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+@dashboard_view
+def job_resume(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
+    job_set_enabled(job=job, enabled=True)
+    messages.success(request, f"Resumed {job.name}.")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@dashboard_view
+def job_delete_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """GET asks for confirmation; POST (CSRF-protected) deletes the job and its history."""
+    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
+    if request.method == "POST":
+        name = job.name
+        job_delete(job=job, by=request.user)
+        messages.success(request, f"Deleted the job {name} and its run history.")
+        return redirect("jobs:list")
+    return render(request, "jobs/job_confirm_delete.html", page_context(request, job.team, job=job))

@@ -1,0 +1,120 @@
+"""The team page (members, roles, API keys) and the team switcher."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from jobs.access import require, team_for_actor
+from jobs.dashboard.base import SESSION_TEAM, actor_of, current_team, dashboard_view, page_context, teams_of
+from jobs.models import ApiKey, Team
+from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN
+from jobs.services import apikey_create, apikey_revoke
+
+SCOPE_HELP = {
+    "job:read": "read jobs and runs",
+    "job:run": "run jobs now, cancel and rerun runs",
+    "job:edit": "create, change and delete jobs; delete runs",
+    "team:admin": "manage members and keys",
+}
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, f"{scope} — {SCOPE_HELP[scope]}") for scope in PERMISSIONS],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["job:read"],
+    )
+    expires_on = forms.DateField(
+        label="Expires on (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def expires_at(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_on")
+        return datetime.combine(day, time.min, UTC) if day else None
+
+
+def _admin_team(request: HttpRequest) -> tuple[Team, list[Team]]:
+    actor = actor_of(request)
+    teams = teams_of(actor)
+    team = current_team(request, teams)
+    if team is None:
+        raise Http404("You are not in a team yet.")
+    require(actor, team.pk, TEAM_ADMIN)
+    return team, teams
+
+
+def _team_page(request: HttpRequest, team: Team, teams: list[Team], **extra: Any) -> HttpResponse:
+    context = page_context(
+        request,
+        team,
+        teams=teams,
+        memberships=list(team.memberships.select_related("user").order_by("user__username")),
+        keys=list(team.api_keys.select_related("created_by")),
+        key_form=extra.pop("key_form", None) or ApiKeyForm(),
+        now=timezone.now(),
+        **extra,
+    )
+    return render(request, "jobs/team.html", context, status=400 if context["key_form"].errors else 200)
+
+
+@require_http_methods(["GET"])
+@dashboard_view
+def team_page(request: HttpRequest) -> HttpResponse:
+    team, teams = _admin_team(request)
+    return _team_page(request, team, teams)
+
+
+@require_POST
+@dashboard_view
+def apikey_create_view(request: HttpRequest) -> HttpResponse:
+    """Creates a key and shows its secret in this response only: it is never stored in clear."""
+    team, teams = _admin_team(request)
+    form = ApiKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            key, secret = apikey_create(
+                team=team,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                created_by=request.user,
+                expires_at=form.expires_at(),
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                for message in errors:
+                    form.add_error(name if name in form.fields else None, message)
+        else:
+            return _team_page(request, team, teams, new_key=key, new_secret=secret)
+    return _team_page(request, team, teams, key_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@dashboard_view
+def apikey_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST revokes the key."""
+    team, teams = _admin_team(request)
+    key = get_object_or_404(ApiKey, pk=key_id, team=team)
+    if request.method == "POST":
+        apikey_revoke(key=key, by=request.user)
+        messages.success(request, f"Revoked the key {key.name}. Requests that use it now get 401.")
+        return redirect("jobs:team")
+    return render(request, "jobs/apikey_confirm_revoke.html", page_context(request, team, teams=teams, key=key))
+
+
+@require_POST
+@dashboard_view
+def team_switch(request: HttpRequest) -> HttpResponse:
+    team = team_for_actor(actor_of(request), request.POST.get("team", ""), JOB_READ)
+    request.session[SESSION_TEAM] = team.pk
+    # Job and run pages belong to the old team, so the new team starts at its jobs list.
+    return redirect("jobs:list")
