@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +22,7 @@ from django.db import connections
 from django.utils import timezone
 
 from history.models import Run
-from jobs import batch
+from jobs import batch, results
 from jobs.plans import RunOutcome, RunPlan
 from jobs.runner import RunState, conclude, drive
 from jobs.ssrf import ConnectionGuard, TargetPolicy
@@ -128,9 +129,19 @@ def run_batch(plans: list[RunPlan]) -> dict[str, RunOutcome]:
         executor.shutdown()
 
 
+def _valid_ids(run_ids: list[str]) -> list[str]:
+    ids: dict[str, None] = {}
+    for run_id in run_ids:
+        try:
+            ids[str(uuid.UUID(str(run_id)))] = None
+        except ValueError:
+            logger.error("ignoring a malformed run id %r", run_id)
+    return list(ids)
+
+
 def execute_runs(run_ids: list[str]) -> None:
     """Execute a batch of pending runs (at most ~100 ids); runs not pending are left alone."""
-    ids = list(dict.fromkeys(str(run_id) for run_id in run_ids))
+    ids = _valid_ids(run_ids)
     if not ids:
         return
     runs = batch.with_db_retry(lambda: batch.load_pending(ids))
@@ -142,4 +153,4 @@ def execute_runs(run_ids: list[str]) -> None:
         return
     history = batch.with_db_retry(lambda: batch.previous_failures([item.run for item in claimed]))
     outcomes = run_batch([batch.build_plan(item, history) for item in claimed])
-    batch.write_results(claimed, outcomes, timezone.now())
+    results.write_results(claimed, outcomes, timezone.now())

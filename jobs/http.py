@@ -124,6 +124,8 @@ async def _exchange(
     outcome: HttpOutcome,
 ) -> None:
     url, method, body, headers = URL(request.url), request.method, request.body, dict(request.headers)
+    if not url.absolute or not url.raw_host:
+        raise aiohttp.InvalidURL(url, "not an absolute http(s) URL")
     for hop in range(MAX_REDIRECTS + 1):
         policy.check_url(url)  # before any socket: literal IPs never reach a resolver
         hop_headers = {**headers, signing.HEADER: signing.signature_header(body, signing_secrets, int(time.time()))}

@@ -86,7 +86,9 @@ def build_request(step: StepPlan, plan: RunPlan) -> http.OutboundRequest:
     return http.OutboundRequest(
         method=str(step.config.get("method") or "GET").upper(),
         url=templating.render(str(step.config.get("url") or ""), context),
-        headers=http.standard_headers(headers, plan.run_id),
+        # The main request's key is the run id; other steps get their own, since a target that
+        # dedupes on it must not mistake a follow-up request for a replay of the main one.
+        headers=http.standard_headers(headers, plan.run_id if step.is_main else f"{plan.run_id}:{step.name}"),
         body=templating.render(str(step.config.get("body") or ""), context).encode(),
         timeout_s=step.timeout_s,
         secret_headers=plan.secret_headers,

@@ -44,3 +44,13 @@ def test_it_runs_a_whole_batch_concurrently(team, target):
     starts = sorted(run.started_at for run in ended)
     finishes = sorted(run.finished_at for run in ended)
     assert (finishes[-1] - starts[0]).total_seconds() < 2.5  # ten 400 ms requests, not one after another
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_skips_malformed_ids_and_runs_the_rest(team, target):
+    run = make_run(make_job(team, target.url("/ok")))
+
+    execute_runs(["not-a-uuid", str(run.pk)])
+
+    run.refresh_from_db()
+    assert run.end_reason == "success"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from jobs.signing import verify
-from tests.engine.execute_support import execute, make_job, make_run
+from tests.engine.execute_support import execute, http_config, make_job, make_run
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,3 +72,26 @@ def test_the_caller_cannot_override_the_idempotency_key(team, target):
     [received] = target.received("/ok")
     assert received.headers["Idempotency-Key"] == str(run.pk)
     assert received.headers["User-Agent"] == "own"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_follow_up_steps_get_their_own_idempotency_key(team, target):
+    job = make_job(
+        team,
+        target.url("/ok?step=main"),
+        steps=[{"name": "second", "config": http_config(target.url("/ok?step=second")), "depends_on": ["main"]}],
+    )
+    run = execute(make_run(job))
+
+    keys = {r.query["step"]: r.headers["Idempotency-Key"] for r in target.received("/ok")}
+    assert keys == {"main": str(run.pk), "second": f"{run.pk}:second"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_url_that_is_not_absolute_after_substitution_fails_cleanly(team, target):
+    job = make_job(team, target.url("/ok"), retry_limit=2, main_config={"url": "{{ base }}/ok"})
+    run = execute(make_run(job, variables={"base": ""}))
+
+    assert (run.end_reason, run.exit_code, run.error) == ("failed", 1, "InvalidURL")
+    assert not run.retries.exists()
+    assert target.received() == []
