@@ -64,6 +64,8 @@ def database_from_url(url: str) -> dict:
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
+            # Lets concurrent test runs on one server use separate test databases.
+            "TEST": {"NAME": os.environ.get("HOURGLASS_TEST_DB") or None},
         }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported")
 
