@@ -127,6 +127,7 @@ async def _exchange(
     if not url.absolute or not url.raw_host:
         raise aiohttp.InvalidURL(url, "not an absolute http(s) URL")
     for hop in range(MAX_REDIRECTS + 1):
+        outcome.final_url = str(url)
         policy.check_url(url)  # before any socket: literal IPs never reach a resolver
         hop_headers = {**headers, signing.HEADER: signing.signature_header(body, signing_secrets, int(time.time()))}
         async with session.request(
@@ -141,7 +142,6 @@ async def _exchange(
                 response.close()  # the redirect's own body is of no interest
                 continue
             outcome.http_status = response.status
-            outcome.final_url = str(url)
             outcome.retry_after = response.headers.get("Retry-After")
             raw, more = await read_bounded(response)
             if more:

@@ -113,6 +113,8 @@ async def _send(
         outcome.retry_after,
     )
     where = f"{request.method} {redact_url(request.url, plan.secret_headers)}"
+    if outcome.redirects:
+        where += f" (redirected {len(outcome.redirects)}x to {redact_url(outcome.final_url, plan.secret_headers)})"
     if outcome.failure is not None:
         message = f"{where} failed after {outcome.latency_ms} ms: {outcome.detail or outcome.error}"
         _finish(result, started, outcome.failure, outcome.error, message)

@@ -163,6 +163,7 @@ def test_it_follows_at_most_three_redirects_when_allowed(team, target):
 
     two = execute(make_run(make_job(team, hop(hop(target.url("/ok"))), follow_redirects=True)))
     assert (two.end_reason, two.http_status) == ("success", 200)
+    assert f"(redirected 2x to {target.url('/ok')})" in steps_of(two)["main"].message
 
     four = execute(make_run(make_job(team, hop(hop(hop(hop(target.url("/ok"))))), follow_redirects=True)))
     assert (four.end_reason, four.http_status, four.error) == ("failed", 302, "HTTP 302")
