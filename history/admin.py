@@ -1,9 +1,17 @@
+"""Run admin: read-only, limited to the staff user's teams; deleting needs the editor role in the run's team."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from history.models import Run, RunStep
+from history.services import run_delete, runs_delete
+from jobs.admin import TeamRoleAdmin
+from jobs.roles import JOB_EDIT
 
 
 class RunStepInline(admin.TabularInline):
@@ -16,9 +24,12 @@ class RunStepInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        return False
+
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(TeamRoleAdmin):
     list_display = [
         "id",
         "job",
@@ -33,8 +44,15 @@ class RunAdmin(admin.ModelAdmin):
         "lateness_ms",
         "http_status",
     ]
-    list_filter = ["status", "end_reason", "triggered_by", "team", "job"]
-    search_fields = ["id", "run_name", "job__natural_id", "error"]
+    list_filter = [
+        "status",
+        "end_reason",
+        "triggered_by",
+        # Only the jobs and teams of the runs listed, so no other team's names leak into the sidebar.
+        ("team", admin.RelatedOnlyFieldListFilter),
+        ("job", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["=id", "run_name", "job__natural_id", "job__name", "error"]
     date_hierarchy = "created_at"
     list_select_related = ["job", "team"]
     inlines = [RunStepInline]
@@ -48,3 +66,23 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
+        """Editor or admin in the run's team, and never a pending or running run."""
+        if obj is not None and obj.is_active:
+            return False
+        return self.allowed(request, JOB_EDIT, obj)
+
+    def delete_model(self, request: HttpRequest, obj: Run) -> None:
+        run_delete(run=obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        # The confirmation page has checked each run already; narrowing again guards the write itself.
+        allowed = queryset if request.user.is_superuser else queryset.filter(team_id__in=self._edit_teams(request))
+        runs_delete(queryset=allowed, by=request.user)
+        kept = queryset.count()  # re-evaluated: what is left (a run that started in the meantime)
+        if kept:
+            messages.warning(request, f"Kept {kept} run(s) that are still pending or running.")
+
+    def _edit_teams(self, request: HttpRequest) -> list[Any]:
+        return self.actor(request).team_ids_with(JOB_EDIT)

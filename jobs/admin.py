@@ -1,8 +1,31 @@
+"""Admin for teams, members, keys and jobs.
+
+Jobs (and runs, in history.admin) follow the team roles, as the API and dashboard do: a staff
+user sees only their teams' objects and may change or delete them only as an editor there, and
+Django's own model permissions cannot widen that. A superuser sees and does everything.
+"""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+
+from history.models import Run
+from history.services import run_trigger
+from jobs.access import Actor, actor_for_user
+from jobs.forms import SCHEDULE_FIELDS
 from jobs.models import ApiKey, Job, JobStep, Membership, Team
+from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.services import job_set_enabled, job_update, schedule_from_input
+from jobs.steps import validate_steps
+
+_ACTOR_ATTR = "_hourglass_admin_actor"
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,20 +59,148 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ["prefix", "secret_hash", "created_at", "last_used_at"]
 
 
+class TeamRoleAdmin(admin.ModelAdmin):
+    """Permissions from the user's role in the object's team (see the module docstring)."""
+
+    edit_permission = JOB_EDIT
+
+    def actor(self, request: HttpRequest) -> Actor:
+        actor = getattr(request, _ACTOR_ATTR, None)
+        if actor is None:
+            actor = actor_for_user(request.user)
+            setattr(request, _ACTOR_ATTR, actor)
+        return actor
+
+    def allowed(self, request: HttpRequest, permission: str, obj: Any = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        actor = self.actor(request)
+        if obj is None:  # list pages and actions: allowed in at least one team
+            return bool(actor.team_ids_with(permission))
+        return actor.can(obj.team_id, permission)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(team_id__in=self.actor(request).team_ids)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.allowed(request, JOB_READ)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allowed(request, JOB_READ, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.allowed(request, self.edit_permission)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allowed(request, self.edit_permission, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allowed(request, self.edit_permission, obj)
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return self.allowed(request, JOB_RUN)
+
+
+class JobStepFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        """The same step rules as the API and the dashboard (names, URLs, dependency cycles)."""
+        super().clean()
+        steps = [
+            {key: form.cleaned_data.get(key) for key in ("name", "kind", "depends_on", "run_if", "config")}
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if steps:
+            try:
+                validate_steps(steps)
+            except ValidationError as exc:
+                raise ValidationError([f"{key}: {m}" for key, ms in exc.message_dict.items() for m in ms]) from exc
+
+
 class JobStepInline(admin.StackedInline):
     model = JobStep
+    formset = JobStepFormSet
     extra = 0
 
 
+class JobAdminForm(forms.ModelForm):
+    class Meta:
+        model = Job
+        fields = "__all__"  # noqa: DJ007 - the admin chooses the fields (readonly_fields, fieldsets)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            self.schedule = schedule_from_input(
+                kind=data.get("schedule_kind") or "",
+                expression=data.get("cron_expression") or "",
+                timezone_name=data.get("timezone") or "UTC",
+                seconds=data.get("interval_seconds"),
+                at=data.get("run_at"),
+            )
+        except ValidationError as exc:
+            for key, errors in exc.message_dict.items():
+                field = SCHEDULE_FIELDS.get(key.removeprefix("schedule."))
+                self.add_error(field if field in self.fields else None, errors)
+        return data
+
+
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(TeamRoleAdmin):
+    form = JobAdminForm
     list_display = ["natural_id", "name", "team", "schedule_kind", "schedule_text", "enabled", "next_run_at"]
-    list_filter = ["enabled", "schedule_kind", "overlap_policy", "team"]
+    list_filter = ["enabled", "schedule_kind", "overlap_policy", ("team", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["natural_id", "name", "description", "team__slug"]
     list_select_related = ["team"]
     readonly_fields = ["id", "next_run_at", "created_at", "updated_at", "created_by"]
     inlines = [JobStepInline]
+    actions = ["run_now", "pause", "resume"]
 
     @admin.display(description="Schedule")
     def schedule_text(self, obj: Job) -> str:
         return obj.schedule_text
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "team" and not request.user.is_superuser:
+            kwargs["queryset"] = Team.objects.filter(pk__in=self.actor(request).team_ids_with(JOB_EDIT))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Job, form: JobAdminForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        # Normalises the schedule and recomputes next_run_at, as every other way of editing a job does.
+        job_update(job=obj, schedule=form.schedule)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Job], permission: str) -> list[Job]:
+        jobs = [job for job in queryset.select_related("team") if self.allowed(request, permission, job)]
+        skipped = queryset.count() - len(jobs)
+        if skipped:
+            messages.warning(request, f"Skipped {skipped} job(s): your role in their team does not allow it.")
+        return jobs
+
+    @admin.action(description="Run the selected jobs now", permissions=["run"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        jobs = self._each(request, queryset, JOB_RUN)
+        for job in jobs:
+            run_trigger(job=job, by=request.user, triggered_by=Run.Trigger.DASHBOARD)
+        messages.success(request, f"Started {len(jobs)} run(s).")
+
+    @admin.action(description="Pause the selected jobs", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        jobs = self._each(request, queryset, JOB_EDIT)
+        for job in jobs:
+            job_set_enabled(job=job, enabled=False)
+        messages.success(request, f"Paused {len(jobs)} job(s).")
+
+    @admin.action(description="Resume the selected jobs", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        jobs = self._each(request, queryset, JOB_EDIT)
+        for job in jobs:
+            job_set_enabled(job=job, enabled=True)
+        messages.success(request, f"Resumed {len(jobs)} job(s).")

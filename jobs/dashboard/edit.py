@@ -97,13 +97,22 @@ def job_edit_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
     return _form_page(request, page_context(request, job.team, form=form, formset=formset, job=job))
 
 
+def _nothing_typed(data: Any) -> bool:
+    """A schedule not started yet gets a hint, not an error."""
+    needed = {"cron": "cron_expression", "interval": "interval_seconds", "once": "run_at"}
+    field = needed.get(data.get("schedule_kind", ""))
+    return field is not None and not data.get(field, "").strip()
+
+
 @require_GET
 @dashboard_view
 def schedule_preview(request: HttpRequest) -> HttpResponse:
     """The next fire times and the schedule in words, for what is typed so far (htmx, as you type)."""
     form = ScheduleForm(request.GET)
     context: dict[str, Any] = {"errors": [], "times": [], "text": ""}
-    if not form.is_valid():
+    if _nothing_typed(request.GET):
+        context["hint"] = True
+    elif not form.is_valid():
         context["errors"] = [message for errors in form.errors.values() for message in errors]
     else:
         try:
