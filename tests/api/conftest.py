@@ -97,3 +97,33 @@ def make_runs(
 
 def add_step(run: Run, name: str = "main", status: str = RunStep.Status.DONE, **fields: Any) -> RunStep:
     return RunStep.objects.create(run=run, name=name, status=status, **fields)
+
+
+_COLUMNS = (
+    "id, run_name, triggered_by, attempt, backoff_limit, status, end_reason, scheduled_for, created_at, warnings,"
+    " variables, data, request, worker, job_id, team_id, http_status, response_body"
+)
+
+
+def insert_ended_runs(job: Job, count: int, *, http_status: int = 200, response_body: str = "") -> None:
+    """`count` ended runs in one INSERT … SELECT: 100k rows in about a second instead of bulk_create's 15."""
+    from django.db import connection
+
+    start = "2024-01-01 00:00:00"
+    if connection.vendor == "postgresql":
+        sql = (  # the column list is a constant
+            f"INSERT INTO history_run ({_COLUMNS}) SELECT gen_random_uuid(), '', 'cron', 1, 0, 'ended', 'success',"  # noqa: S608
+            " %s::timestamptz + n * interval '1 second', %s::timestamptz + n * interval '1 second', false,"
+            " '{}', '{}', '{}', '', %s, %s, %s, %s FROM generate_series(1, %s) AS n"
+        )
+        params = [f"{start}+00", f"{start}+00", str(job.pk), job.team_id, http_status, response_body, count]
+    else:
+        sql = (  # the column list is a constant
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "  # noqa: S608
+            f"INSERT INTO history_run ({_COLUMNS}) SELECT lower(hex(randomblob(16))), '', 'cron', 1, 0, 'ended',"
+            " 'success', datetime(%s, '+' || n || ' seconds'), datetime(%s, '+' || n || ' seconds'), 0,"
+            " '{}', '{}', '{}', '', %s, %s, %s, %s FROM seq"
+        )
+        params = [count, start, start, job.pk.hex, job.team_id, http_status, response_body]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
