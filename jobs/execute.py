@@ -2,8 +2,9 @@
 
 A Celery task calls `execute_runs` with run ids. The ORM stays on this (synchronous) side: the
 batch is loaded and claimed first, the event loop gets plain `RunPlan`s, and its `RunOutcome`s are
-written back in one transaction. The only database touch while the loop runs is a poll, from a
-helper thread, for runs whose cancellation was requested.
+written back in one transaction. The only database touches while the loop runs come from one
+helper thread: a poll for runs whose cancellation was requested, and the steps' progress
+(waiting → running → done/error/skipped), so a dashboard can show a running run advance.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 
 import aiohttp
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
-from history.models import Run
+from history.models import Run, RunStep
 from jobs import batch, results
 from jobs.plans import RunOutcome, RunPlan
 from jobs.runner import RunState, conclude, drive
@@ -30,7 +33,18 @@ from jobs.ssrf import ConnectionGuard, TargetPolicy
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    run_id: str
+    name: str
+    status: str
+    started_at: datetime | None
+
+
 PollCancelled = Callable[[list[str]], set[str]]
+ReportProgress = Callable[[list[StepProgress]], None]
 
 
 def cancelled_among(run_ids: list[str]) -> set[str]:
@@ -39,23 +53,52 @@ def cancelled_among(run_ids: list[str]) -> set[str]:
     return {str(pk) for pk in rows}
 
 
-async def _watch_cancellations(
+def save_progress(changes: list[StepProgress]) -> None:
+    """Write steps' interim statuses; the final results overwrite them when the batch ends."""
+    with transaction.atomic():
+        for change in changes:
+            RunStep.objects.filter(run_id=change.run_id, name=change.name).update(
+                status=change.status, started_at=change.started_at
+            )
+
+
+def _progress_changes(states: dict[str, RunState], written: dict[tuple[str, str], str]) -> list[StepProgress]:
+    changes: list[StepProgress] = []
+    for run_id, state in states.items():
+        for name, result in state.results.items():
+            if written.setdefault((run_id, name), "waiting") != result.status:
+                written[(run_id, name)] = result.status
+                changes.append(StepProgress(run_id, name, result.status, result.started_at))
+    return changes
+
+
+async def _watch(
     tasks: dict[str, asyncio.Task[None]],
     states: dict[str, RunState],
-    poll: PollCancelled,
+    poll: PollCancelled | None,
+    report: ReportProgress | None,
     executor: ThreadPoolExecutor | None,
     interval_s: float,
 ) -> None:
     loop = asyncio.get_running_loop()
+    written: dict[tuple[str, str], str] = {}
     while True:
         active = [run_id for run_id, task in tasks.items() if not task.done()]
         if not active:
             return
-        try:
-            cancelled = await loop.run_in_executor(executor, poll, active)
-        except Exception:  # a busy database must not stop the batch; the next poll tries again
-            logger.warning("polling for cancelled runs failed", exc_info=True)
-            cancelled = set()
+        # A busy database must not stop the batch: log, and the next tick tries again.
+        changes = _progress_changes({run_id: states[run_id] for run_id in active}, written)
+        if report is not None and changes:
+            try:
+                await loop.run_in_executor(executor, report, changes)
+            except Exception:
+                logger.warning("saving step progress failed", exc_info=True)
+        cancelled: set[str] = set()
+        if poll is not None:
+            try:
+                cancelled = await loop.run_in_executor(executor, poll, active)
+            except Exception:
+                logger.warning("polling for cancelled runs failed", exc_info=True)
         for run_id in cancelled:
             if run_id in tasks and not tasks[run_id].done():
                 states[run_id].stopping = True
@@ -70,6 +113,7 @@ async def fire(
     concurrency: int = 200,
     per_host: int = 50,
     poll_cancelled: PollCancelled | None = None,
+    report_progress: ReportProgress | None = None,
     poll_executor: ThreadPoolExecutor | None = None,
     poll_interval_s: float = CANCEL_POLL_SECONDS,
 ) -> dict[str, RunOutcome]:
@@ -91,9 +135,9 @@ async def fire(
     ) as session:
         tasks = {run_id: asyncio.create_task(drive(state, session, policy)) for run_id, state in states.items()}
         watcher = None
-        if poll_cancelled is not None:
+        if poll_cancelled is not None or report_progress is not None:
             watcher = asyncio.create_task(
-                _watch_cancellations(tasks, states, poll_cancelled, poll_executor, poll_interval_s)
+                _watch(tasks, states, poll_cancelled, report_progress, poll_executor, poll_interval_s)
             )
         try:
             for run_id, result in zip(
@@ -110,7 +154,11 @@ async def fire(
 
 
 def run_batch(plans: list[RunPlan]) -> dict[str, RunOutcome]:
-    """asyncio.run the batch, polling for cancellations from a thread with its own connection."""
+    """asyncio.run the batch; cancellations and progress go through a thread with its own connection.
+
+    The thread is single, and drained before this returns, so no progress write can land after
+    the final results.
+    """
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hourglass-cancel-poll")
     try:
         return asyncio.run(
@@ -120,6 +168,7 @@ def run_batch(plans: list[RunPlan]) -> dict[str, RunOutcome]:
                 concurrency=int(getattr(settings, "HOURGLASS_EXECUTOR_CONCURRENCY", 200)),
                 per_host=int(getattr(settings, "HOURGLASS_EXECUTOR_PER_HOST", 50)),
                 poll_cancelled=cancelled_among,
+                report_progress=save_progress,
                 poll_executor=executor,
             )
         )
