@@ -35,7 +35,13 @@ def as_user(client: Client) -> Callable[[Any], Client]:
 
 @pytest.fixture
 def job(team: Team) -> Job:
-    return JobFactory(team=team, natural_id="nightly-report", name="Nightly report", url="http://127.0.0.1:9/report")
+    return JobFactory(
+        team=team,
+        natural_id="nightly-report",
+        name="Nightly report",
+        url="http://127.0.0.1:9/report",
+        next_run_at=timezone.now() + timedelta(minutes=1),
+    )
 
 
 @pytest.fixture
