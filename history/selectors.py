@@ -23,7 +23,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils.dateparse import parse_datetime
 
 from history.models import Run, RunStep
@@ -118,9 +118,12 @@ def _normalized(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_list(*, actor: Actor, job: Job | None = None, filters: Mapping[str, Any] | None = None) -> QuerySet[Run]:
     """Runs the caller may read, of one job or all, narrowed by RunFilter; ValidationError on bad filters."""
-    queryset = run_visible(actor=actor)
     if job is not None:
-        queryset = queryset.filter(job=job)
+        # Filter on the job alone, so the planner takes (job, -created_at, -id) and not the team index.
+        readable = job.team_id in actor.team_ids_with(JOB_READ)
+        queryset = Run.objects.filter(job=job) if readable else Run.objects.none()
+    else:
+        queryset = run_visible(actor=actor)
     data = filters if hasattr(filters, "getlist") else _normalized(filters or {})
     filterset = RunFilter(data=data, queryset=queryset)
     if not filterset.is_valid():
@@ -134,6 +137,22 @@ def with_details(queryset: QuerySet[Run], *, steps: bool = True) -> QuerySet[Run
     if steps:
         queryset = queryset.prefetch_related(Prefetch("steps", queryset=RunStep.objects.order_by("position", "name")))
     return queryset
+
+
+def with_slot_completions(queryset: QuerySet[Run]) -> QuerySet[Run]:
+    """Each run annotated with `slot_completions`: how many attempts at its slot (job, scheduled_for) have ended.
+
+    A correlated subquery in the page's own SELECT (on the slot's unique index), so a page costs
+    no query per run.
+    """
+    ended = (
+        Run.objects.filter(job_id=OuterRef("job_id"), scheduled_for=OuterRef("scheduled_for"), status=Run.Status.ENDED)
+        .order_by()
+        .values("job_id")
+        .annotate(ended=Count("pk"))
+        .values("ended")
+    )
+    return queryset.annotate(slot_completions=Coalesce(Subquery(ended), 0))
 
 
 def run_get(*, actor: Actor, run_id: str, job: Job | None = None) -> Run | None:

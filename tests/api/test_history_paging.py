@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from history.models import Run
 from history.selectors import COUNT_CAP
-from tests.api.conftest import make_runs
+from tests.api.conftest import insert_ended_runs, make_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +143,7 @@ def test_cursor_keeps_the_filters(as_user, viewer, job):
 
 
 def test_total_is_a_floor_past_ten_thousand(as_user, viewer, job):
-    make_runs(job, COUNT_CAP + 1)
+    insert_ended_runs(job, COUNT_CAP + 1)
     body = as_user(viewer).get("/api/history?limit=1").json()
     assert (body["total"], body["totalIsEstimate"]) == (COUNT_CAP, True)
     body = as_user(viewer).get(f"/api/jobs/{job.pk}/history?limit=1&attempt=1&status=ended&q=").json()
