@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("jobs.urls")),
     path("", include("history.urls")),
     path("admin/", admin.site.urls),
+    # The peer dialects (Northflank, prunner, Krafter, RunWisp) on the paths their seed pages give.
+    path("", include("history.dialects.urls")),
     path("api/", include("config.api")),
     path("api-auth/", include("rest_framework.urls")),
 ]

@@ -94,13 +94,18 @@ def visible_jobs(actor: Actor) -> Any:
     return Job.objects.filter(team_id__in=actor.team_ids)
 
 
-def job_lookup(actor: Actor, ref: str) -> Job:
-    """The visible job whose UUID or natural ID is `ref`: 404 if none, 409 naming the UUIDs if several."""
+def job_lookup(actor: Actor, ref: str, *, team_id: int | None = None) -> Job:
+    """The visible job whose UUID or natural ID is `ref`: 404 if none, 409 naming the UUIDs if several.
+
+    `team_id` narrows the search to one team (a path that names the team cannot be ambiguous).
+    """
     condition = Q(natural_id=ref)
     try:
         condition |= Q(pk=uuid.UUID(ref))
     except ValueError:
         pass
+    if team_id is not None:
+        condition &= Q(team_id=team_id)
     jobs = list(visible_jobs(actor).filter(condition).select_related("team")[: _AMBIGUOUS_SHOWN + 1])
     if not jobs:
         raise exceptions.NotFound(f"No job {ref!r}.")
@@ -112,9 +117,9 @@ def job_lookup(actor: Actor, ref: str) -> Job:
     return exact[0] if exact else jobs[0]
 
 
-def job_for_actor(actor: Actor, ref: str, permission: str) -> Job:
+def job_for_actor(actor: Actor, ref: str, permission: str, *, team_id: int | None = None) -> Job:
     """Resolve `ref` among the caller's jobs, then check `permission` in its team (404 / 409 / 403)."""
-    job = job_lookup(actor, ref)
+    job = job_lookup(actor, ref, team_id=team_id)
     require(actor, job.team_id, permission)
     return job
 

@@ -1,0 +1,144 @@
+"""Northflank's "Get job runs" (seed 001): `GET /v1/projects/{projectId}/jobs/{jobId}/runs`.
+
+projectId is the team slug and jobId the job's UUID or natural ID. Paging is `page`/`per_page`
+(at most 100) or the opaque `cursor` of the previous answer, which wins over `page`; the cursor is
+a keyset position, so following it never skips or repeats a run while new ones arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.problems import problem_responses
+from history.api.serializers import iso
+from history.dialects.common import NEWEST_FIRST, DialectView
+from history.models import Run
+from history.selectors import Cursor, run_list, run_page, with_slot_completions
+from jobs.access import actor_from_request, job_for_actor, team_for_actor
+from jobs.api.params import query_int
+from jobs.roles import JOB_READ
+
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 100
+# Keeps (page - 1) * per_page within the offsets the primary API accepts.
+MAX_PAGE = 20_000_000
+
+
+def run_status(run: Run) -> str:
+    """SUCCESS | RUNNING | FAILED: a pending run counts as running, every ending but success as failed."""
+    if run.is_active:
+        return "RUNNING"
+    return "SUCCESS" if run.success else "FAILED"
+
+
+def northflank_run(run: Run) -> dict[str, Any]:
+    """One run, the seed's fields in its order. Needs with_slot_completions() for `completions`."""
+    concluded = run.status == Run.Status.ENDED
+    return {
+        "id": str(run.pk),
+        "active": int(run.is_active),
+        "backoffLimit": run.backoff_limit,
+        "completions": run.slot_completions,
+        "concluded": concluded,
+        "failed": int(concluded and not run.success),
+        "runName": run.run_name,
+        "status": run_status(run),
+        "succeeded": int(run.success),
+        "startedAt": iso(run.started_at),
+        "concludedAt": iso(run.finished_at),
+    }
+
+
+def northflank_page(request: Request, runs: Any) -> dict[str, Any]:
+    """The page the request asks for, by cursor if given, else by page number, in Northflank's envelope."""
+    params = request.query_params
+    per_page = query_int(params, "per_page", default=DEFAULT_PER_PAGE, low=1, high=MAX_PER_PAGE)
+    token = params.get("cursor")
+    if token:
+        page = run_page(runs, ordering=NEWEST_FIRST, limit=per_page, cursor=Cursor.decode(token))
+    else:
+        number = query_int(params, "page", default=1, low=1, high=MAX_PAGE)
+        page = run_page(runs, ordering=NEWEST_FIRST, limit=per_page, start=(number - 1) * per_page)
+    pagination: dict[str, Any] = {"hasNextPage": page.has_next, "count": len(page.runs)}
+    if page.has_next and page.next_cursor:
+        pagination["cursor"] = page.next_cursor
+    return {"data": {"runs": [northflank_run(run) for run in page.runs]}, "pagination": pagination}
+
+
+# --- OpenAPI description of the same shapes ---------------------------------------------------
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": 1})
+class FlagField(serializers.IntegerField):
+    """Northflank's 0-or-1 integers (a range, not an enum, so the three flags need no three enum components)."""
+
+
+class NorthflankRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    active = FlagField(help_text="1 while the run is pending or running")
+    backoffLimit = serializers.IntegerField(help_text="Retries allowed when the run was created")  # noqa: N815
+    completions = serializers.IntegerField(help_text="Attempts at this run's slot that have concluded")
+    concluded = serializers.BooleanField()
+    failed = FlagField()
+    runName = serializers.CharField(allow_blank=True)  # noqa: N815
+    status = serializers.ChoiceField(choices=["SUCCESS", "RUNNING", "FAILED"])
+    succeeded = FlagField()
+    startedAt = serializers.DateTimeField(allow_null=True, help_text="null until the run starts")  # noqa: N815
+    concludedAt = serializers.DateTimeField(allow_null=True, help_text="null until the run concludes")  # noqa: N815
+
+
+class NorthflankRunsDataSerializer(serializers.Serializer):
+    runs = NorthflankRunSerializer(many=True)
+
+
+class NorthflankPaginationSerializer(serializers.Serializer):
+    hasNextPage = serializers.BooleanField()  # noqa: N815
+    cursor = serializers.CharField(required=False, help_text="Pass as `cursor` for the next page; absent on the last")
+    count = serializers.IntegerField(help_text="Runs in this answer")
+
+
+class NorthflankRunsSerializer(serializers.Serializer):
+    data = NorthflankRunsDataSerializer()
+    pagination = NorthflankPaginationSerializer()
+
+
+def _path(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.PATH, description=description)
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, required=False, description=description)
+
+
+class JobRunsView(DialectView):
+    """Runs of one job in a team, newest first, paged by `page`/`per_page` or by `cursor` (seed 001)."""
+
+    @extend_schema(
+        operation_id="northflank_job_runs",
+        summary="Northflank: get job runs, newest first",
+        tags=["northflank"],
+        parameters=[
+            _path("projectId", "Team slug"),
+            _path("jobId", "Job UUID or natural ID"),
+            _query(
+                "per_page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE},
+                "Runs per page (at most 100)",
+            ),
+            _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page number"),
+            _query("cursor", {"type": "string"}, "The `pagination.cursor` of the previous answer; wins over `page`"),
+        ],
+        responses={200: NorthflankRunsSerializer, **problem_responses(400, 403)},
+    )
+    def get(self, request: Request, projectId: str, jobId: str) -> Response:  # noqa: N803 - the seed's names
+        actor = actor_from_request(request)
+        team = team_for_actor(actor, projectId, JOB_READ)
+        job = job_for_actor(actor, jobId, JOB_READ, team_id=team.pk)
+        runs = with_slot_completions(run_list(actor=actor, job=job))
+        return Response(northflank_page(request, runs))
