@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from jobs.models import Team
@@ -50,3 +54,19 @@ def viewer(team):
 def outsider(other_team):
     """charlie: member of another team only."""
     return _member(other_team, "charlie", "admin")
+
+
+# The seed pages sit beside the repository in ../shared/seeds (absent in some checkouts).
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def seed_examples(page: Path) -> list[Any]:
+    """The JSON examples on a seed page (each starts a line with `{`), in page order."""
+    text = page.read_text()
+    decoder = json.JSONDecoder()
+    examples, index = [], 0
+    while (index := text.find("\n{", index)) != -1:
+        value, end = decoder.raw_decode(text, index + 1)
+        examples.append(value)
+        index = end
+    return examples

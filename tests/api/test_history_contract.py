@@ -10,6 +10,7 @@ import pytest
 
 from history.models import Run, RunStep
 from tests.api.conftest import add_step
+from tests.conftest import seed_examples
 
 pytestmark = pytest.mark.django_db
 
@@ -82,14 +83,7 @@ OUR_FIELDS = [
 
 
 def _seed_examples() -> list[dict]:
-    text = SEED.read_text()
-    decoder = json.JSONDecoder()
-    examples, index = [], 0
-    while (index := text.find("\n{", index)) != -1:
-        value, end = decoder.raw_decode(text, index + 1)
-        examples.append(value)
-        index = end
-    return examples
+    return seed_examples(SEED)
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="shared/seeds is not beside the repository")
