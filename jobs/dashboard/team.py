@@ -19,6 +19,7 @@ from jobs.models import ApiKey, Team
 from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN
 from jobs.services import apikey_create, apikey_revoke
 
+SESSION_NEW_KEY = "hourglass_new_key"
 SCOPE_HELP = {
     "job:read": "read jobs and runs",
     "job:run": "run jobs now, cancel and rerun runs",
@@ -71,13 +72,16 @@ def _team_page(request: HttpRequest, team: Team, teams: list[Team], **extra: Any
 @dashboard_view
 def team_page(request: HttpRequest) -> HttpResponse:
     team, teams = _admin_team(request)
-    return _team_page(request, team, teams)
+    # A key made on the previous request: its secret is shown on this one page view, then forgotten.
+    fresh = request.session.pop(SESSION_NEW_KEY, None)
+    key = team.api_keys.filter(pk=fresh["id"]).first() if fresh else None
+    return _team_page(request, team, teams, new_key=key, new_secret=fresh["secret"] if key else "")
 
 
 @require_POST
 @dashboard_view
 def apikey_create_view(request: HttpRequest) -> HttpResponse:
-    """Creates a key and shows its secret in this response only: it is never stored in clear."""
+    """Creates a key; the team page then shows its secret once (only a hash is stored)."""
     team, teams = _admin_team(request)
     form = ApiKeyForm(request.POST)
     if form.is_valid():
@@ -94,7 +98,10 @@ def apikey_create_view(request: HttpRequest) -> HttpResponse:
                 for message in errors:
                     form.add_error(name if name in form.fields else None, message)
         else:
-            return _team_page(request, team, teams, new_key=key, new_secret=secret)
+            # Redirect, so a reload cannot post again and make a second key; the secret rides in the
+            # session only until the team page has shown it.
+            request.session[SESSION_NEW_KEY] = {"id": key.pk, "secret": secret}
+            return redirect("jobs:team")
     return _team_page(request, team, teams, key_form=form)
 
 

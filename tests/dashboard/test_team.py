@@ -20,7 +20,9 @@ def test_it_lists_members_and_their_roles(as_user, owner, editor, viewer):
 
 def test_it_shows_a_new_keys_secret_once_and_stores_only_its_hash(as_user, owner, team):
     client = as_user(owner)
-    response = client.post(reverse("jobs:apikey-create"), {"name": "ci", "scopes": ["job:read", "job:run"]})
+    data = {"name": "ci", "scopes": ["job:read", "job:run"]}
+    response = client.post(reverse("jobs:apikey-create"), data, follow=True)
+    assert response.redirect_chain == [(TEAM, 302)]  # a reload cannot post a second key
     secret = re.search(r"data-new-key>(hg_[^<]+)<", response.content.decode()).group(1)
     key = ApiKey.objects.get(team=team, name="ci")
     assert key.scopes == ["job:read", "job:run"]
