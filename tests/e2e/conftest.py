@@ -69,6 +69,8 @@ def _claim_redis_db(base_url: str) -> tuple[str, Callable[[], None]]:
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     BROKER_URL, _release_broker = _claim_redis_db(REDIS_URL)
+    # Messages this process sends (run_trigger from a live server, send_task) go there too.
+    celery_app.conf.broker_url = BROKER_URL
 else:
     BROKER_URL, _release_broker = "filesystem://", lambda: None
     for folder in ("out", "control", "processed"):
@@ -92,9 +94,8 @@ def _e2e_session() -> Iterator[None]:
 
 
 def send_task(name: str, *args: Any) -> None:
-    """Send a task through the same broker the worker reads."""
-    with celery_app.connection_for_write(BROKER_URL) as broker:
-        celery_app.send_task(name, args=list(args), connection=broker)
+    """Send a task through the broker the worker reads, as any process of the service would."""
+    celery_app.send_task(name, args=list(args))
 
 
 def wait_until(check: Callable[[], T], timeout: float, what: str, worker: Worker | None = None) -> T:
