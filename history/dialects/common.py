@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,7 +29,7 @@ class DialectView(APIView):
     # None keeps the problem+json media type; a dialect with plain JSON errors sets "application/json".
     error_media_type: str | None = None
 
-    def error_body(self, problem: dict[str, Any]) -> dict[str, Any]:
+    def error_body(self, problem: dict[str, Any], request: Request) -> dict[str, Any]:
         return problem
 
     def get_exception_handler(self) -> ExceptionHandler:
@@ -38,7 +39,7 @@ class DialectView(APIView):
             response = handle_problem(exc, context)
             if response is None:
                 return None
-            response.data = self.error_body(response.data)
+            response.data = self.error_body(response.data, context["request"])
             # The browsable API keeps its HTML page; only the JSON answer changes media type.
             if self.error_media_type and response.content_type == PROBLEM_CONTENT_TYPE:
                 response.content_type = self.error_media_type

@@ -174,7 +174,7 @@ class PrunnerView(DialectView):
 
     error_media_type = "application/json"
 
-    def error_body(self, problem: dict[str, Any]) -> dict[str, Any]:
+    def error_body(self, problem: dict[str, Any], request: Request) -> dict[str, Any]:
         return {"error": problem["detail"]}
 
 

@@ -124,8 +124,11 @@ def _query(name: str, schema: dict[str, Any], description: str) -> OpenApiParame
 class TaskRunsView(DialectView):
     """A task's runs with offset/limit, filters and sorting; errors in huma's problem+json (seed 004)."""
 
-    def error_body(self, problem: dict[str, Any]) -> dict[str, Any]:
-        return {name: problem[name] for name in ERROR_MODEL_FIELDS if name in problem}
+    def error_body(self, problem: dict[str, Any], request: Request) -> dict[str, Any]:
+        body = {name: problem[name] for name in ERROR_MODEL_FIELDS if name in problem}
+        # Huma's `instance` is a full URI (format: uri), not the path the primary API gives.
+        body["instance"] = request.build_absolute_uri()
+        return body
 
     @extend_schema(
         operation_id="runwisp_task_runs",
