@@ -191,16 +191,16 @@ class JobAdmin(TeamRoleAdmin):
             run_trigger(job=job, by=request.user, triggered_by=Run.Trigger.DASHBOARD)
         messages.success(request, f"Started {len(jobs)} run(s).")
 
-    @admin.action(description="Pause the selected jobs", permissions=["change"])
-    def pause(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Job], enabled: bool) -> None:
         jobs = self._each(request, queryset, JOB_EDIT)
         for job in jobs:
-            job_set_enabled(job=job, enabled=False)
-        messages.success(request, f"Paused {len(jobs)} job(s).")
+            job_set_enabled(job=job, enabled=enabled)
+        messages.success(request, f"{'Resumed' if enabled else 'Paused'} {len(jobs)} job(s).")
+
+    @admin.action(description="Pause the selected jobs", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._set_enabled(request, queryset, enabled=False)
 
     @admin.action(description="Resume the selected jobs", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        jobs = self._each(request, queryset, JOB_EDIT)
-        for job in jobs:
-            job_set_enabled(job=job, enabled=True)
-        messages.success(request, f"Resumed {len(jobs)} job(s).")
+        self._set_enabled(request, queryset, enabled=True)

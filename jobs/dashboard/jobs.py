@@ -98,19 +98,12 @@ def job_run_now(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 @require_POST
 @dashboard_view
-def job_pause(request: HttpRequest, job_id: UUID) -> HttpResponse:
+def job_set_enabled_view(request: HttpRequest, job_id: UUID, enabled: bool) -> HttpResponse:
+    """Pause (enabled=False) or resume a job; the URL conf says which."""
     job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
-    job_set_enabled(job=job, enabled=False)
-    messages.success(request, f"Paused {job.name}: it will not fire until resumed.")
-    return redirect("jobs:detail", job_id=job.pk)
-
-
-@require_POST
-@dashboard_view
-def job_resume(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
-    job_set_enabled(job=job, enabled=True)
-    messages.success(request, f"Resumed {job.name}.")
+    job_set_enabled(job=job, enabled=enabled)
+    done = f"Resumed {job.name}." if enabled else f"Paused {job.name}: it will not fire until resumed."
+    messages.success(request, done)
     return redirect("jobs:detail", job_id=job.pk)
 
 

@@ -165,6 +165,10 @@ def test_a_viewer_reads_jobs_and_live_progress_but_cannot_delete(page, team, vie
     expect(first_time).not_to_contain_text("UTC")
     expect(first_time).to_have_attribute("title", re.compile(r"UTC"))
     screenshot(page, "jobs-list")
+    # The viewer can pick another zone; every time on the page follows.
+    utc_clock = re.search(r"(\d\d:\d\d:\d\d) UTC", first_time.get_attribute("title")).group(1)
+    page.select_option("#tz-select", "UTC")
+    expect(first_time).to_contain_text(utc_clock)
 
     page.click("a.name:has-text('Nightly report')")
     expect(page.locator(".fire-times li")).to_have_count(5)
@@ -251,9 +255,19 @@ def test_the_cron_preview_follows_typing(page, team, editor):
     page.get_by_label("Interval").check()
     page.fill("#id_interval_seconds", "900")
     expect(preview).to_contain_text("Every 15 minutes")
+
+    # More than one request: a second step, which waits for the first.
+    page.get_by_role("button", name="+ Add a step").click()
+    expect(page.locator("#id_steps-1-name")).to_be_focused()
+    page.fill("#id_steps-0-name", "export")
+    page.fill("#id_steps-1-name", "notify")
+    page.fill("#id_steps-1-url", "https://hooks.example.com/done")
+    page.fill("#id_steps-1-depends_on", "export")
     page.get_by_role("button", name="Create job").click()
     expect(page.locator("h1")).to_contain_text("Invoice export")
-    assert Job.objects.get(natural_id="invoice-export").interval_seconds == 900
+    job = Job.objects.get(natural_id="invoice-export")
+    assert job.interval_seconds == 900
+    assert [(step.name, step.depends_on) for step in job.steps.all()] == [("export", []), ("notify", ["export"])]
 
 
 def test_an_admin_creates_a_key_on_the_team_page(page, team, owner, editor, operator, viewer):
