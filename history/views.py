@@ -21,13 +21,14 @@ from history.models import Run
 from history.selectors import Ordering, run_attempts, run_count, run_get, run_list, run_page
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
 from jobs.access import Actor, job_for_actor, require
-from jobs.dashboard.base import actor_of, dashboard_view, flags_for, page_context
+from jobs.dashboard.base import actor_of, dashboard_view, flags_for, is_htmx, page_context
 from jobs.models import Job
 from jobs.redact import redact_request
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 
 # New rows fetched per poll; more than this in one 2 s tick shows on the next tick.
 NEW_ROWS_LIMIT = 50
+HTMX_STOP_POLLING = 286
 
 
 @dataclass
@@ -78,6 +79,22 @@ def _run_for(request: HttpRequest, run_id: UUID, permission: str = JOB_READ) -> 
     return run
 
 
+def _polled_run(request: HttpRequest, run_id: UUID) -> Run | None:
+    """As _run_for, except that an htmx poll for a run that is gone (deleted meanwhile) gets None."""
+    try:
+        return _run_for(request, run_id)
+    except Http404:
+        if is_htmx(request):
+            return None
+        raise
+
+
+def _stop_polling() -> HttpResponse:
+    # htmx stops polling on 286 and swaps in the empty body: the row (or live part) goes away.
+    # An outsider gets the same answer as for a deleted run, so nothing is revealed.
+    return HttpResponse(status=HTMX_STOP_POLLING)
+
+
 @require_GET
 @dashboard_view
 def job_runs_new(request: HttpRequest, job_id: UUID) -> HttpResponse:
@@ -107,7 +124,9 @@ def job_runs_new(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @dashboard_view
 def run_row(request: HttpRequest, run_id: UUID) -> HttpResponse:
     """One table row, polled every 2 s while the run is pending or running."""
-    run = _run_for(request, run_id)
+    run = _polled_run(request, run_id)
+    if run is None:
+        return _stop_polling()
     context = {"run": run, "flags": flags_for(actor_of(request), run.team_id)}
     return render(request, "history/_run_row.html", context)
 
@@ -139,7 +158,9 @@ def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
 @dashboard_view
 def run_live(request: HttpRequest, run_id: UUID) -> HttpResponse:
     """The run page's live part (status, progress, steps, result), polled while the run is active."""
-    run = _run_for(request, run_id)
+    run = _polled_run(request, run_id)
+    if run is None:
+        return _stop_polling()
     return render(request, "history/_run_live.html", _detail_context(request, run))
 
 

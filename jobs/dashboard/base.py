@@ -10,11 +10,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
 from rest_framework import exceptions
 
 from jobs.access import Actor, actor_for_user
@@ -39,7 +41,21 @@ def dashboard_view(view: View) -> View:
         except exceptions.PermissionDenied as exc:
             raise PermissionDenied(str(exc.detail)) from exc
 
-    return login_required(wrapper, login_url="login")
+    signed_in = login_required(wrapper, login_url="login")
+
+    @functools.wraps(view)
+    def entry(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if is_htmx(request) and not request.user.is_authenticated:
+            # A poll after the session ended: send the whole page to the login form, rather than
+            # letting htmx follow the redirect and paste the login page into a table row.
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            page = current.path + (f"?{current.query}" if current.query else "")
+            response = HttpResponse(status=401)
+            response["HX-Redirect"] = resolve_url("login") + (f"?{urlencode({'next': page})}" if page else "")
+            return response
+        return signed_in(request, *args, **kwargs)
+
+    return entry
 
 
 def actor_of(request: HttpRequest) -> Actor:

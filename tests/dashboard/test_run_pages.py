@@ -113,3 +113,40 @@ def test_it_needs_the_same_queries_for_few_or_many_steps(as_user, viewer, job, s
     with django_assert_max_num_queries(8):
         response = client.get(_detail(run))
     assert response.content.decode().count('<span class="dot"') == steps
+
+
+def test_it_stops_polling_a_row_whose_run_was_deleted(as_user, viewer, outsider, running_run):
+    url = reverse("history:run-row", kwargs={"run_id": running_run.pk})
+    client = as_user(viewer)
+    running_run.delete()
+    gone = client.get(url, headers={"HX-Request": "true"})
+    assert gone.status_code == 286  # htmx: stop polling, swap in nothing
+    assert gone.content == b""
+    assert client.get(url).status_code == 404  # a plain request still gets the 404 page
+
+
+def test_it_answers_an_outsiders_poll_like_a_deleted_run(as_user, outsider, running_run):
+    url = reverse("history:run-live", kwargs={"run_id": running_run.pk})
+    response = as_user(outsider).get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 286
+    assert response.content == b""
+
+
+def test_it_sends_a_poll_after_logout_to_the_login_page(client, running_run):
+    url = reverse("history:run-row", kwargs={"run_id": running_run.pk})
+    page = f"http://testserver/jobs/{running_run.job_id}/?status=running"
+    response = client.get(url, headers={"HX-Request": "true", "HX-Current-URL": page})
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == f"/accounts/login/?next=%2Fjobs%2F{running_run.job_id}%2F%3Fstatus%3Drunning"
+
+
+def test_it_swaps_cancel_for_delete_when_the_run_ends(as_user, editor, running_run):
+    url = reverse("history:run-live", kwargs={"run_id": running_run.pk})
+    client = as_user(editor)
+    live = client.get(url).content.decode()
+    assert "Cancel run" in live
+    assert reverse("history:run-delete", kwargs={"run_id": running_run.pk}) not in live
+    Run.objects.filter(pk=running_run.pk).update(status="ended", end_reason="stopped")
+    live = client.get(url).content.decode()
+    assert "Cancel run" not in live
+    assert reverse("history:run-delete", kwargs={"run_id": running_run.pk}) in live
