@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from jobs.models import Job
 from tests.dashboard.conftest import make_runs
-from tests.factories import JobFactory, MembershipFactory, TeamFactory
+from tests.factories import JobFactory, MembershipFactory, TeamFactory, UserFactory
 
 LIST = reverse("jobs:list")
 
@@ -100,3 +100,11 @@ def test_it_needs_the_same_queries_for_1_or_25_jobs_with_history(
         response = client.get(LIST)
     assert len(_names(response.content.decode())) == jobs
     assert Job.objects.count() == jobs
+
+
+def test_it_tells_a_user_without_a_team_how_to_join_one(client, db):
+    client.force_login(UserFactory(username="newcomer"))
+    body = client.get(LIST).content.decode()
+    assert "You are not in a team yet" in body
+    assert "addmember &lt;team&gt; newcomer" in body
+    assert client.get(reverse("jobs:create")).status_code == 404
