@@ -86,9 +86,8 @@ else:
     }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _e2e_session() -> Iterator[None]:
-    yield
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # After pytest-django has dropped the test database (the SQLite file lives in SESSION_DIR).
     _release_broker()
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
