@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from history.models import Run
 from history.services import run_cancel
+from jobs.batch import update_rows
 from jobs.models import Job
 from jobs.publish import Publisher, publish_runs
 from jobs.schedules import Schedule, next_fire
@@ -180,7 +181,9 @@ def _fire(jobs: list[Job], now: datetime, horizon: datetime, publisher: Publishe
     # ignore_conflicts drops a row whose slot already exists without telling us which; the
     # ids are generated here (uuid4), so the rows that really went in are the ids we can read.
     inserted = _existing_ids([run.pk for run in rows])
-    Job.objects.bulk_update(jobs, ["next_run_at", "enabled"], batch_size=_IN_CLAUSE)
+    # One executemany: Django's bulk_update builds a CASE per field per row, which took 0.87 s of
+    # a 1.05 s tick for 1,000 due jobs (bench b1); this takes a few milliseconds.
+    update_rows(Job, jobs, ["next_run_at", "enabled"])
     pending = ((run.pk, run.scheduled_for) for run in rows if run.status == Run.Status.PENDING and run.pk in inserted)
     publish_runs(pending, now=now, publisher=publisher, mark_published=False)
     return len(inserted)
