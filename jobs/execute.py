@@ -21,7 +21,7 @@ from datetime import datetime
 
 import aiohttp
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from history.models import Run, RunStep
@@ -54,12 +54,30 @@ def cancelled_among(run_ids: list[str]) -> set[str]:
 
 
 def save_progress(changes: list[StepProgress]) -> None:
-    """Write steps' interim statuses; the final results overwrite them when the batch ends."""
-    with transaction.atomic():
-        for change in changes:
-            RunStep.objects.filter(run_id=change.run_id, name=change.name).update(
-                status=change.status, started_at=change.started_at
-            )
+    """Write steps' interim statuses in one executemany; the final results overwrite them when the batch ends.
+
+    One UPDATE statement per step took 30% of a busy worker's samples (bench b2); this is one round trip.
+    """
+    meta = RunStep._meta
+    connection = connections[router.db_for_write(RunStep)]
+    quote = connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in ("status", "started_at", "run", "name")}
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['started_at']} = %s "  # noqa: S608
+        f"WHERE {column['run']} = %s AND {column['name']} = %s"
+    )
+    started_at, run_id = meta.get_field("started_at"), Run._meta.pk
+    params = [
+        [
+            change.status,
+            started_at.get_db_prep_save(change.started_at, connection),
+            run_id.get_db_prep_value(change.run_id, connection),
+            change.name,
+        ]
+        for change in changes
+    ]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _progress_changes(states: dict[str, RunState], written: dict[tuple[str, str], str]) -> list[StepProgress]:
@@ -83,6 +101,8 @@ async def _watch(
     loop = asyncio.get_running_loop()
     written: dict[tuple[str, str], str] = {}
     while True:
+        # Sleep first: a run that ends within one interval (most do) never needs an interim write.
+        await asyncio.sleep(interval_s)
         active = [run_id for run_id, task in tasks.items() if not task.done()]
         if not active:
             return
@@ -103,7 +123,6 @@ async def _watch(
             if run_id in tasks and not tasks[run_id].done():
                 states[run_id].stopping = True
                 tasks[run_id].cancel()
-        await asyncio.sleep(interval_s)
 
 
 async def fire(
