@@ -68,7 +68,7 @@ class KrafterExecutionSerializer(serializers.Serializer):
     attempt = serializers.IntegerField(help_text="1 for the first attempt")
     duration_ms = serializers.IntegerField(allow_null=True, help_text="null when the run never fired")
     started_at = serializers.DateTimeField(allow_null=True, help_text="null when the run never fired")
-    finished_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True, help_text="Set on every run Hourglass ends")
 
 
 class KrafterExecutionsSerializer(serializers.Serializer):

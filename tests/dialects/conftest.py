@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jsonschema
 
@@ -42,7 +42,8 @@ def _uuid4(value: object) -> bool:
 
 @FORMATS.checks("uri")
 def _uri(value: object) -> bool:
-    return not isinstance(value, str) or bool(urlsplit(value).scheme and urlsplit(value).netloc)
+    """An absolute URI (RFC 3986): a scheme, then anything, e.g. about:blank or http://host/path."""
+    return not isinstance(value, str) or (re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s]*$", value) is not None)
 
 
 def prunner_schema(name: str) -> dict[str, Any]:
