@@ -33,7 +33,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, router, transaction
 from django.utils import timezone
 
 from history.models import Run
@@ -49,6 +49,7 @@ CHUNK_SIZE = 1000
 MAX_SLOTS_PER_TICK = 60
 _ONE_US = timedelta(microseconds=1)
 _IN_CLAUSE = 500  # ids per IN (...) list, well under SQLite's variable limit
+ROWS_PER_INSERT = 500
 
 
 @dataclass
@@ -159,6 +160,30 @@ def _runs_for(job: Job, plan: SlotPlan, active: list[Run], now: datetime) -> lis
     return rows
 
 
+def insert_runs(rows: list[Run]) -> None:
+    """INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING, ROWS_PER_INSERT rows per statement.
+
+    bulk_create(ignore_conflicts=True) goes through the ORM compiler 33 rows at a time on
+    SQLite (Django assumes 999 parameters; a run has 30 columns): 3.7 s for 4,000 runs. 500 rows
+    x 30 columns stays under SQLite's default limit of 32,766 and PostgreSQL's 65,535. Values
+    still go through each field's own pre_save and conversion, as in save(). With it a tick
+    that creates 4,000 runs takes 0.9 s on SQLite (was 4.9 s) and about 2 s on PostgreSQL.
+    """
+    db = connections[router.db_for_write(Run)]  # the real wrapper: the proxy costs a lookup per value
+    fields = Run._meta.concrete_fields
+    quote = db.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with db.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[start : start + ROWS_PER_INSERT]
+            values = ", ".join([row] * len(chunk))
+            sql = f"INSERT INTO {quote(Run._meta.db_table)} ({columns}) VALUES {values} ON CONFLICT DO NOTHING"  # noqa: S608
+            cursor.execute(
+                sql, [field.get_db_prep_save(field.pre_save(run, True), db) for run in chunk for field in fields]
+            )
+
+
 def _existing_ids(ids: list[UUID]) -> set[UUID]:
     found: set[UUID] = set()
     for start in range(0, len(ids), _IN_CLAUSE):
@@ -177,9 +202,9 @@ def _fire(jobs: list[Job], now: datetime, horizon: datetime, publisher: Publishe
         job.next_run_at = plan.next_run_at
         if plan.next_run_at is None:
             job.enabled = False  # a one-off job that has fired
-    Run.objects.bulk_create(rows, ignore_conflicts=True, batch_size=_IN_CLAUSE)
-    # ignore_conflicts drops a row whose slot already exists without telling us which; the
-    # ids are generated here (uuid4), so the rows that really went in are the ids we can read.
+    insert_runs(rows)
+    # ON CONFLICT DO NOTHING drops a row whose slot already exists without telling us which;
+    # the ids are generated here (uuid4), so the rows that really went in are the ids we read.
     inserted = _existing_ids([run.pk for run in rows])
     # One executemany: Django's bulk_update builds a CASE per field per row, which took 0.87 s of
     # a 1.05 s tick for 1,000 due jobs (bench b1); this takes a few milliseconds.
