@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from history.models import Run
 from jobs import dispatch as dispatcher
-from tests.engine.dispatch_support import Published, interval_job
+from tests.engine.dispatch_support import Published
+from tests.factories import JobFactory
 
 JOBS = 300
 DISPATCHERS = 4
@@ -52,9 +53,10 @@ def assert_one_run_and_one_message_per_slot(created: list[int], published: Publi
 
 @pytest.fixture
 def due_jobs(transactional_db, team) -> None:
-    now = timezone.now()
+    # Hourly slots from a whole second just past: one due slot each, the next an hour away.
+    slot = timezone.now().replace(microsecond=0)
     for _ in range(JOBS):
-        interval_job(team, 60, next_run_at=now.replace(microsecond=0))
+        JobFactory(team=team, schedule_kind="interval", interval_seconds=3600, run_at=slot, next_run_at=slot)
 
 
 @pytest.mark.postgres

@@ -41,10 +41,15 @@ def test_forbid_skips_slots_while_a_run_is_active_and_runs_never_overlap(worker,
 def test_replace_stops_the_running_request_and_starts_the_new_slot(worker, team, target):
     job = interval_job(team, target.url("/delay/5000"), 2, overlap_policy="replace", timeout_ms=10000)
 
-    wait_until(lambda: len(runs_of(job, end_reason="stopped")) >= 2, 20, "two replaced runs", worker)
-    runs = settle(job, worker)
+    def replaced_so_far() -> set | None:
+        """Runs the dispatcher stopped (they had started), once there are two."""
+        ids = {run.pk for run in runs_of(job, end_reason="stopped", started_at__isnull=False)}
+        return ids if len(ids) >= 2 else None
 
-    replaced = [run for run in runs if run.end_reason == "stopped" and run.started_at]
+    replaced_ids = wait_until(replaced_so_far, 20, "two replaced runs", worker)
+    runs = settle(job, worker)  # stops the last one too, which has no successor
+
+    replaced = [run for run in runs if run.pk in replaced_ids]
     assert len(replaced) >= 2
     for run in replaced:
         assert run.cancel_requested_at is not None
