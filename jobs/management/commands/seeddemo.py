@@ -88,5 +88,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo team 'demo' ready with {len(demo_jobs(base_url))} jobs calling {base_url}/echo/.\n"
             f"Users {users}; password: {DEMO_PASSWORD}\n"
-            f"Log in at {base_url}/admin/ as demo-admin."
+            f"Open {base_url}/ and log in as demo-editor (the admin at {base_url}/admin/ as demo-admin)."
         )
