@@ -65,9 +65,10 @@ def northflank_page(request: Request, runs: Any) -> dict[str, Any]:
     else:
         number = query_int(params, "page", default=1, low=1, high=MAX_PAGE)
         page = run_page(runs, ordering=NEWEST_FIRST, limit=per_page, start=(number - 1) * per_page)
-    pagination: dict[str, Any] = {"hasNextPage": page.has_next, "count": len(page.runs)}
+    pagination: dict[str, Any] = {"hasNextPage": page.has_next}
     if page.has_next and page.next_cursor:
         pagination["cursor"] = page.next_cursor
+    pagination["count"] = len(page.runs)
     return {"data": {"runs": [northflank_run(run) for run in page.runs]}, "pagination": pagination}
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +26,7 @@ from history.models import Run, RunStep
 from history.selectors import run_get
 from history.services import run_cancel, run_trigger
 from jobs.access import Actor, actor_from_request, job_for_actor, require
+from jobs.models import NATURAL_ID_RE
 from jobs.roles import JOB_READ, JOB_RUN
 from jobs.steps import topological_order
 
@@ -137,7 +139,8 @@ class PrunnerJobSerializer(serializers.Serializer):
 
 
 class PrunnerScheduleSerializer(serializers.Serializer):
-    pipeline = serializers.CharField(max_length=100, help_text="The job's UUID or natural ID")
+    # Natural IDs and UUIDs both match; anything else cannot name a job, so it is a 400, not a 404.
+    pipeline = serializers.RegexField(NATURAL_ID_RE, max_length=100, help_text="The job's natural ID or UUID")
     variables = serializers.DictField(required=False, help_text="Values for {{ variables }} in this run only")
 
 
@@ -155,6 +158,7 @@ _ERRORS = {
     403: "Lacks the permission this needs",
     404: "Unknown, or not visible to the caller",
     409: "Conflicts with the job's state, or the pipeline name matches jobs in several teams",
+    415: "The body is not application/json",
     429: "Throttled; see `Retry-After`",
 }
 
@@ -217,12 +221,14 @@ class JobCancelView(PrunnerView):
 class PipelinesScheduleView(PrunnerView):
     """Trigger a run of the job named by `pipeline`, with optional variables."""
 
+    parser_classes = [JSONParser]  # prunner's schedule consumes application/json only
+
     @extend_schema(
         operation_id="prunner_pipelines_schedule",
         summary="prunner: run a job now (job:run), answering the new run's id as `jobId`",
         tags=["prunner"],
         request=PrunnerScheduleSerializer,
-        responses={202: PrunnerScheduledSerializer, **error_responses(400, 403, 409)},
+        responses={202: PrunnerScheduledSerializer, **error_responses(400, 403, 409, 415)},
     )
     def post(self, request: Request) -> Response:
         actor = actor_from_request(request)

@@ -236,6 +236,7 @@ def test_schedule_triggers_a_run(as_user, operator, job):
     ("body", "status", "message"),
     [
         ({}, 400, "body.pipeline"),
+        ({"pipeline": "bad name!"}, 400, "body.pipeline"),
         ({"pipeline": "nightly-report", "variables": ["a"]}, 400, "body.variables"),
         ({"pipeline": "no-such-job"}, 404, "no-such-job"),
         ([], 400, "body"),
@@ -251,3 +252,9 @@ def test_schedule_needs_job_run(as_user, viewer, job):
     assert "job:run" in _error(
         as_user(viewer).post("/pipelines/schedule", {"pipeline": str(job.pk)}, format="json"), 403
     )
+
+
+def test_schedule_takes_json_only(as_user, operator, job):
+    response = as_user(operator).post("/pipelines/schedule", {"pipeline": job.natural_id})  # multipart
+    assert "Unsupported media type" in _error(response, 415)
+    assert not Run.objects.exists()
