@@ -34,6 +34,7 @@ class ApiRootView(APIView):
         )
 
 
+# "index", not "list": drf-spectacular would describe a "list" action's HAL envelope as an array.
 jobs = JobViewSet.as_view
 history = JobHistoryViewSet.as_view
 
@@ -41,14 +42,14 @@ urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("jobs", jobs({"get": "list", "post": "create"}), name="job-list"),
+    path("jobs", jobs({"get": "index", "post": "create"}), name="job-list"),
     path("jobs/<str:id>", jobs({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}), name="job-detail"),
     path("jobs/<str:id>/pause", jobs({"post": "pause"}), name="job-pause"),
     path("jobs/<str:id>/resume", jobs({"post": "resume"}), name="job-resume"),
     path("jobs/<str:id>/run", jobs({"post": "run"}), name="job-run"),
     path("jobs/<str:id>/fire-times", jobs({"get": "fire_times"}), name="job-fire-times"),
     path("jobs/<str:id>/stats", jobs({"get": "stats"}), name="job-stats"),
-    path("jobs/<str:id>/history", history({"get": "list"}), name="job-history"),
+    path("jobs/<str:id>/history", history({"get": "index"}), name="job-history"),
     # Literal segments before {historyId}, which would otherwise swallow them.
     path("jobs/<str:id>/history/export", JobHistoryExportView.as_view(), name="job-history-export"),
     path("jobs/<str:id>/history/delete", history({"post": "delete_matching"}), name="job-history-delete"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -43,7 +44,17 @@ class Conflict(exceptions.APIException):
         self.problem_extra = extra
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
 def _to_drf(exc: Exception) -> Exception:
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ValidationError({"body": "Too many fields."})
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
     if isinstance(exc, Http404):
@@ -203,6 +214,7 @@ _DESCRIPTIONS = {
     403: "A member or key without the permission this needs.",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state, or a natural ID matches several jobs.",
+    413: "The request body is larger than the server accepts.",
     429: "Throttled; see `Retry-After`.",
 }
 

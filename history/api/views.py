@@ -53,7 +53,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[docs.JOB_ID, *docs.PAGING, *docs.FILTERS],
         responses={200: HistoryListSerializer, **problem_responses(400, 403, 409)},
     )
-    def list(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
+    def index(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_READ)
         runs = run_list(actor=actor, job=job, filters=request.query_params)
@@ -127,7 +127,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         tags=TAGS,
         parameters=[docs.JOB_ID],
         request=HistoryFilterSerializer,
-        responses={200: DeletedSerializer, **problem_responses(400, 403, 409)},
+        responses={200: DeletedSerializer, **problem_responses(400, 403, 409, 413)},
     )
     def delete_matching(self, request: Request, id: str) -> Response:  # noqa: A002
         actor = actor_from_request(request)

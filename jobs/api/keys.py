@@ -84,7 +84,7 @@ class TeamKeysView(APIView):
         tags=TAGS,
         parameters=[TEAM],
         request=ApiKeyCreateSerializer,
-        responses={201: ApiKeyCreatedSerializer, **problem_responses(400, 403)},
+        responses={201: ApiKeyCreatedSerializer, **problem_responses(400, 403, 413)},
     )
     def post(self, request: Request, team: str) -> Response:
         actor = actor_from_request(request)

@@ -60,7 +60,7 @@ class JobViewSet(viewsets.ViewSet):
         parameters=schema.JOB_LIST_PARAMS,
         responses={200: schema.JobListSerializer, **problem_responses(400, 403)},
     )
-    def list(self, request: Request) -> Response:
+    def index(self, request: Request) -> Response:
         actor = actor_from_request(request)
         require_any(actor, JOB_READ)
         params = request.query_params
@@ -82,7 +82,7 @@ class JobViewSet(viewsets.ViewSet):
         summary="Create a job (job:edit)",
         tags=TAGS,
         request=JobSerializer,
-        responses={201: JobSerializer, **problem_responses(400, 403)},
+        responses={201: JobSerializer, **problem_responses(400, 403, 413)},
     )
     def create(self, request: Request) -> Response:
         actor = actor_from_request(request)
@@ -109,7 +109,7 @@ class JobViewSet(viewsets.ViewSet):
         tags=TAGS,
         parameters=[docs.JOB_ID],
         request=JobSerializer(partial=True),
-        responses={200: JobSerializer, **problem_responses(400, 403, 409)},
+        responses={200: JobSerializer, **problem_responses(400, 403, 409, 413)},
     )
     def partial_update(self, request: Request, id: str) -> Response:  # noqa: A002
         job = job_for_actor(actor_from_request(request), id, JOB_EDIT)
@@ -165,7 +165,7 @@ class JobViewSet(viewsets.ViewSet):
         tags=TAGS,
         parameters=[docs.JOB_ID],
         request=TriggerSerializer,
-        responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409)},
+        responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409, 413)},
     )
     def run(self, request: Request, id: str) -> Response:  # noqa: A002
         actor = actor_from_request(request)
