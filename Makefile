@@ -30,22 +30,29 @@ migrate: install
 demo: migrate
 	$(PY) manage.py seeddemo --base-url $(HOURGLASS_BASE_URL)
 
-# Web server + one worker with beat inside; one Ctrl-C stops both.
+CELERY := $(VENV)/bin/celery -A config
+# Beat inside a one-process worker for the clock queue (dispatch, reap), so ticks are never
+# stuck behind executor batches waiting on slow targets.
+CLOCK_CMD := $(CELERY) worker -B -Q clock --concurrency=1 --hostname=clock@%h --loglevel=INFO
+WORKER_CMD := $(CELERY) worker -Q celery --concurrency=$(WORKER_CONCURRENCY) --hostname=worker@%h --loglevel=INFO
+WEB_CMD := $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 8 --access-logfile -
+
+# Web server, beat (with the clock worker) and one executor worker; one Ctrl-C stops them all.
 run: demo
-	@echo "Hourglass on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	@echo "Hourglass on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the workers)"
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(VENV)/bin/celery -A config worker -B --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY) & \
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 8 --access-logfile - & \
-	wait
+	$(CLOCK_CMD) & $(WORKER_CMD) & $(WEB_CMD) & wait
 
 web: migrate
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 8 --access-logfile -
+	$(WEB_CMD)
 
+# Executor worker: run as many as you need, each with its own --hostname.
 worker: migrate
-	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$(WORKER_CONCURRENCY)
+	$(WORKER_CMD)
 
+# Beat plus the clock queue's consumer; run one (several are safe, just redundant).
 beat: migrate
-	$(VENV)/bin/celery -A config beat --loglevel=INFO
+	$(CLOCK_CMD)
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -183,7 +183,7 @@ def worker_env(transactional_db) -> dict[str, str]:
         {
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "tests.e2e.worker_settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "true",
             "HOURGLASS_ALLOW_LOOPBACK": "true",  # the HTTP target listens on 127.0.0.1
             "HOURGLASS_VAR_DIR": str(VAR_DIR),
