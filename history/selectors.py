@@ -97,6 +97,11 @@ class Ordering:
 
     def order_by(self, reverse: bool = False) -> list[Any]:
         descending = self.descending != reverse
+        if not Run._meta.get_field(self.field).null:
+            # A NOT NULL column needs no NULLS clause, and must not get one: PostgreSQL uses the
+            # (…, -created_at, -id) indexes only for a plain ORDER BY; with NULLS LAST it sorted
+            # all 1M runs for /api/history?start=100000 (bench b3: 1.9 s, 0.2 s by hand).
+            return [f"-{self.field}", "-id"] if descending else [self.field, "id"]
         # NULLs last in both directions, so SQLite and PostgreSQL page identically.
         primary = F(self.field).desc(nulls_last=True) if descending else F(self.field).asc(nulls_last=True)
         return [primary, "-id" if descending else "id"]
@@ -217,9 +222,11 @@ class Page:
 def _after(cursor: Cursor, descending: bool) -> Q:
     """Rows strictly past the cursor's key in the direction of travel."""
     past_newer = descending == cursor.before  # walking towards newer rows
+    # The outer bound on created_at alone lets the index seek to the cursor; a bare OR made
+    # PostgreSQL walk the index from the top (bench b3: 1.1 s for the page at row 500,000).
     if past_newer:
-        return Q(created_at__gt=cursor.created_at) | Q(created_at=cursor.created_at, id__gt=cursor.run_id)
-    return Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.run_id)
+        return Q(created_at__gte=cursor.created_at) & (Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.run_id))
+    return Q(created_at__lte=cursor.created_at) & (Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.run_id))
 
 
 def run_page(
