@@ -221,7 +221,21 @@ def previous_failures(runs: list[Run]) -> dict[str, tuple[bool, ...]]:
     return history
 
 
-def build_plan(claimed: Claimed, history: dict[str, tuple[bool, ...]]) -> RunPlan:
+def first_attempts(runs: list[Run]) -> dict[str, str]:
+    """For retries: run id -> the id of attempt 1 of the same slot (one query for the batch)."""
+    retries = [run for run in runs if run.attempt > 1]
+    if not retries:
+        return {}
+    rows = Run.objects.filter(
+        attempt=1, job_id__in={r.job_id for r in retries}, scheduled_for__in={r.scheduled_for for r in retries}
+    ).values_list("job_id", "scheduled_for", "pk")
+    first = {(job_id, slot): str(pk) for job_id, slot, pk in rows}
+    return {str(r.pk): first[(r.job_id, r.scheduled_for)] for r in retries if (r.job_id, r.scheduled_for) in first}
+
+
+def build_plan(
+    claimed: Claimed, history: dict[str, tuple[bool, ...]], first_attempt: dict[str, str] | None = None
+) -> RunPlan:
     run, job, team = claimed.run, claimed.run.job, claimed.run.team
     steps = {step.name: step for step in job.steps.all()}
     started_at = run.started_at or run.scheduled_for
@@ -266,4 +280,5 @@ def build_plan(claimed: Claimed, history: dict[str, tuple[bool, ...]]) -> RunPla
             for row in claimed.steps
         ),
         previous_failed=history.get(str(job.pk), ()),
+        idempotency_key=(first_attempt or {}).get(str(run.pk), str(run.pk)),
     )

@@ -219,6 +219,8 @@ def execute_runs(run_ids: list[str]) -> None:
     claimed = batch.with_db_retry(lambda: batch.claim(runs, timezone.now(), worker))
     if not claimed:
         return
-    history = batch.with_db_retry(lambda: batch.previous_failures([item.run for item in claimed]))
-    outcomes = run_batch([batch.build_plan(item, history) for item in claimed])
+    runs = [item.run for item in claimed]
+    history = batch.with_db_retry(lambda: batch.previous_failures(runs))
+    first_attempt = batch.with_db_retry(lambda: batch.first_attempts(runs))
+    outcomes = run_batch([batch.build_plan(item, history, first_attempt) for item in claimed])
     results.write_results(claimed, outcomes, timezone.now())

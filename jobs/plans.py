@@ -60,6 +60,8 @@ class RunPlan:
     steps: tuple[StepPlan, ...]
     # End results of the job's previous runs, newest first: True = failed. Only for notifications.
     previous_failed: tuple[bool, ...] = ()
+    # The first attempt's run id: every attempt of a slot sends it, so a target can de-duplicate.
+    idempotency_key: str = ""
 
 
 @dataclass

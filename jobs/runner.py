@@ -79,6 +79,7 @@ def _finish(result: StepResult, started: float, failure: str | None, error: str 
 
 def build_request(step: StepPlan, plan: RunPlan) -> http.OutboundRequest:
     context = plan.context
+    key = plan.idempotency_key or plan.run_id
     headers = {
         name: templating.render_header(str(value), context)
         for name, value in (step.config.get("headers") or {}).items()
@@ -86,9 +87,9 @@ def build_request(step: StepPlan, plan: RunPlan) -> http.OutboundRequest:
     return http.OutboundRequest(
         method=str(step.config.get("method") or "GET").upper(),
         url=templating.render(str(step.config.get("url") or ""), context),
-        # The main request's key is the run id; other steps get their own, since a target that
-        # dedupes on it must not mistake a follow-up request for a replay of the main one.
-        headers=http.standard_headers(headers, plan.run_id if step.is_main else f"{plan.run_id}:{step.name}"),
+        # The main request's key is the slot's first run id (the same on every retry); other steps
+        # get their own, since a target that dedupes on it must not take them for a replay.
+        headers=http.standard_headers(headers, key if step.is_main else f"{key}:{step.name}"),
         body=templating.render(str(step.config.get("body") or ""), context).encode(),
         timeout_s=step.timeout_s,
         secret_headers=plan.secret_headers,

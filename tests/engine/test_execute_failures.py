@@ -89,3 +89,17 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_attempt_of_a_slot_sends_the_first_attempts_idempotency_key(team, target):
+    job = make_job(team, target.url("/sequence/idem?codes=500,500,200"), retry_limit=2, backoff_base_seconds=0)
+    first = execute(make_run(job))
+    second = Run.objects.get(retry_of=first)
+    Run.objects.filter(pk=second.pk).update(not_before=timezone.now())
+    second = execute(second)
+    third = execute(Run.objects.get(retry_of=second))
+
+    assert [first.end_reason, second.end_reason, third.end_reason] == ["failed", "failed", "success"]
+    keys = [r.headers["Idempotency-Key"] for r in target.received("/sequence/idem")]
+    assert keys == [str(first.pk)] * 3
