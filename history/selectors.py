@@ -15,7 +15,7 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -41,6 +41,23 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """Any UTC offset Python accepts, turned into UTC: PostgreSQL refuses offsets past ±15:59."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("This time is out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class RunFilter(django_filters.FilterSet):
     """The history filters, named as the primary API names them."""
 
@@ -52,8 +69,8 @@ class RunFilter(django_filters.FilterSet):
         method="filter_http_status",
         validators=[RegexValidator(r"^[1-5]([0-9]{2}|xx)$", "Give a status code such as 503 or a class such as 5xx.")],
     )
-    createdAfter = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")  # noqa: N815
-    createdBefore = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")  # noqa: N815
+    createdAfter = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")  # noqa: N815
+    createdBefore = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")  # noqa: N815
     attempt = IntegerFilter(min_value=1, max_value=32767)
     q = django_filters.CharFilter(method="filter_q", max_length=200)
     job = django_filters.CharFilter(method="filter_job", max_length=100)

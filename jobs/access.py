@@ -99,6 +99,8 @@ def job_lookup(actor: Actor, ref: str, *, team_id: int | None = None) -> Job:
 
     `team_id` narrows the search to one team (a path that names the team cannot be ambiguous).
     """
+    if not ref or len(ref) > 100 or "\x00" in ref:
+        raise exceptions.NotFound(f"No job {ref!r}.")  # no natural ID looks like this; spare the database
     condition = Q(natural_id=ref)
     try:
         condition |= Q(pk=uuid.UUID(ref))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -36,9 +37,12 @@ def new_key_material() -> tuple[str, str, str]:
     return prefix, secret, f"{KEY_PREFIX}_{prefix}_{secret}"
 
 
+PREFIX_RE = re.compile(r"^[0-9a-f]{12}$")
+
+
 def parse_key(raw: str) -> tuple[str, str] | None:
     parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not PREFIX_RE.match(parts[1]) or not parts[2]:
         return None
     return parts[1], parts[2]
 

@@ -13,6 +13,7 @@ from typing import Any
 from rest_framework import serializers
 
 from history.models import Run, RunStep
+from jobs.api.serializers import JsonObjectField
 from jobs.redact import redact_request
 
 # RunStep status → Informer's result status (success|error|warning).
@@ -148,7 +149,7 @@ class HistoryListSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.Serializer):
-    variables = serializers.DictField(required=False, help_text="Values for {{ variables }} in this run only")
+    variables = JsonObjectField(required=False, help_text="Values for {{ variables }} in this run only")
 
 
 class DeletedSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from config.problems import problem_responses
 from history.api.serializers import iso
 from jobs.access import actor_from_request, team_for_actor
+from jobs.auth import PREFIX_RE
 from jobs.models import ApiKey
 from jobs.roles import PERMISSIONS, SCOPE_ALIASES, TEAM_ADMIN
 from jobs.services import apikey_create, apikey_revoke
@@ -118,7 +119,7 @@ class TeamKeyView(APIView):
     def delete(self, request: Request, team: str, prefix: str) -> Response:
         actor = actor_from_request(request)
         found = team_for_actor(actor, team, TEAM_ADMIN)
-        key = ApiKey.objects.filter(team=found, prefix=prefix).first()
+        key = ApiKey.objects.filter(team=found, prefix=prefix).first() if PREFIX_RE.match(prefix) else None
         if key is None:
             raise exceptions.NotFound(f"No key {prefix!r} in team {found.slug!r}.")
         apikey_revoke(key=key, by=actor.user)

@@ -26,6 +26,15 @@ def query_int(params: Mapping[str, Any], name: str, *, default: int, low: int, h
     return value
 
 
+def query_text(params: Mapping[str, Any], name: str, *, max_length: int) -> str:
+    value = str(params.get(name) or "")
+    if "\x00" in value:
+        raise ValidationError({f"query.{name}": "Null characters are not allowed."})
+    if len(value) > max_length:
+        raise ValidationError({f"query.{name}": f"At most {max_length} characters."})
+    return value
+
+
 def query_sort(params: Mapping[str, Any], fields: Mapping[str, str], default: str) -> tuple[str, bool]:
     """`sort=name` or `sort=-name` → (model field, descending); 400 for a name not in `fields`."""
     raw = str(params.get("sort") or default).strip()

@@ -78,6 +78,26 @@ class RetentionSerializer(serializers.Serializer):
     )
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class JsonObjectField(serializers.DictField):
+    """Free-form JSON object; NUL characters are refused, as PostgreSQL's jsonb cannot store them."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if _has_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
+
+
 class HeadersField(serializers.DictField):
     # Header values keep their whitespace: trimming would hide a CR/LF that must be rejected.
     child = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=8192)
@@ -152,7 +172,7 @@ class JobSerializer(serializers.Serializer):
     )
     successRule = SuccessRuleSerializer(source="*", required=False)  # noqa: N815
     retention = RetentionSerializer(source="*", required=False)
-    variables = serializers.DictField(required=False)
+    variables = JsonObjectField(required=False)
     secretHeaders = serializers.ListField(  # noqa: N815
         source="secret_headers", child=serializers.CharField(max_length=100), required=False
     )

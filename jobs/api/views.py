@@ -22,7 +22,16 @@ from jobs import schedules
 from jobs.access import Actor, actor_from_request, job_for_actor, job_list, require_any, team_for_actor
 from jobs.api import schema
 from jobs.api.inputs import job_create_from_input, job_update_from_input
-from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, hal_list, offset_links, query_choice, query_int, query_sort
+from jobs.api.params import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    hal_list,
+    offset_links,
+    query_choice,
+    query_int,
+    query_sort,
+    query_text,
+)
 from jobs.api.serializers import JobSerializer
 from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
@@ -67,7 +76,8 @@ class JobViewSet(viewsets.ViewSet):
         field, descending = query_sort(params, JOB_SORTS, "name")
         limit = query_int(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         start = query_int(params, "start", default=0, low=0, high=2_000_000_000)
-        jobs = job_list(actor=actor, q=params.get("q", ""), team=params.get("team", ""))
+        q, team = query_text(params, "q", max_length=200), query_text(params, "team", max_length=64)
+        jobs = job_list(actor=actor, q=q, team=team)
         ordered = jobs.order_by(f"-{field}" if descending else field, "pk")
         page = list(ordered.select_related("team").prefetch_related("steps")[start : start + limit + 1])
         next_href, prev_href = offset_links(request, start=start, limit=limit, has_next=len(page) > limit)

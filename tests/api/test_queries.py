@@ -62,6 +62,7 @@ def test_a_deep_cursor_page_costs_what_the_first_does(as_user, viewer, busy_job,
 
 def test_a_jobs_history_uses_the_job_index(viewer, team, busy_job):
     insert_ended_runs(JobFactory(team=team), 3000)
+    insert_ended_runs(busy_job, 3000)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     runs = run_list(actor=actor_for_user(viewer), job=busy_job, filters={"status": "ended"})

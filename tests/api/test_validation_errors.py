@@ -153,3 +153,26 @@ def test_malformed_json_is_a_400_problem(as_user, editor):
 def test_export_rejects_an_unknown_format(as_user, viewer, job):
     body = _problem(as_user(viewer).get(f"/api/jobs/{job.pk}/history/export?format=xml"))
     assert body["errors"][0]["location"] == "query.format"
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "team=%00x", "q=" + "x" * 201])
+def test_job_list_rejects_nul_and_overlong_text(as_user, viewer, job, query):
+    _problem(as_user(viewer).get(f"/api/jobs?{query}"))
+
+
+def test_a_nul_in_a_job_reference_is_404(as_user, viewer, job):
+    _problem(as_user(viewer).get("/api/jobs/a%00b"), 404)
+
+
+def test_any_utc_offset_python_accepts_is_usable(as_user, viewer, job):
+    # PostgreSQL refuses offsets past ±15:59; the filter converts to UTC first.
+    response = as_user(viewer).get(f"/api/jobs/{job.pk}/history?createdAfter=2024-07-02T11:17:29%2B18:37")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("variables", [{"a": "x\u0000"}, {"a\u0000": 1}, {"a": [{"b": "\u0000"}]}])
+def test_variables_with_nul_are_400(as_user, editor, job, variables):
+    client = as_user(editor)
+    _problem(client.post(f"/api/jobs/{job.pk}/run", {"variables": variables}, format="json"))
+    _problem(client.patch(f"/api/jobs/{job.pk}", {"variables": variables}, format="json"))
+    assert not Run.objects.exists()
