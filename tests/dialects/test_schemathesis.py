@@ -6,10 +6,13 @@ with its ids replaced by real ones (the 2xx bodies must match).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
@@ -22,6 +25,17 @@ RELABELLED = [negative_data_rejection, positive_data_acceptance]
 
 # Loaded at collection: the schema view reads no database.
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(tag=DIALECT_TAGS)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Calling the WSGI app directly, unlike Django's test client, would let each request's end close the
+    connection that holds the test's transaction (PostgreSQL; SQLite's in-memory one ignores it)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
