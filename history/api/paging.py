@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from history.api.serializers import run_item
 from history.models import Run
 from history.selectors import Cursor, Ordering, run_count, run_page
-from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, hal_list, href, offset_links, query_int, query_sort
+from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, href, offset_links, query_int, query_sort
 
 HISTORY_REL = "inf:job-history"
 SORTS = {
@@ -34,13 +34,14 @@ class HistoryParams:
 
 
 def history_params(request: Request) -> HistoryParams:
-    params = request.query_params
-    field, descending = query_sort(params, SORTS, DEFAULT_SORT)
-    limit = query_int(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    start = query_int(params, "start", default=0, low=0, high=2_000_000_000)
+    params, gather = request.query_params, Gathered()
+    sort = gather(query_sort, params, SORTS, DEFAULT_SORT)
+    limit = gather(query_int, params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    start = gather(query_int, params, "start", default=0, low=0, high=2_000_000_000)
     token = params.get("cursor")
-    cursor = Cursor.decode(token) if token else None
-    return HistoryParams(Ordering(field, descending), start, limit, cursor)
+    cursor = gather(Cursor.decode, token) if token else None
+    gather.check()
+    return HistoryParams(Ordering(*sort), start, limit, cursor)
 
 
 def history_envelope(request: Request, runs: QuerySet[Run]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,6 +10,25 @@ from rest_framework.request import Request
 
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 1000
+
+
+class Gathered:
+    """Runs several parsers and reports all their errors at once, so a client fixes them in one go."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def __call__(self, parse: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(*args, **kwargs)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.errors.setdefault(field, []).extend(messages)
+            return None
+
+    def check(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
 
 
 def query_int(params: Mapping[str, Any], name: str, *, default: int, low: int, high: int | None = None) -> int:

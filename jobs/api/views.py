@@ -25,6 +25,7 @@ from jobs.api.inputs import job_create_from_input, job_update_from_input
 from jobs.api.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    Gathered,
     hal_list,
     offset_links,
     query_choice,
@@ -72,11 +73,13 @@ class JobViewSet(viewsets.ViewSet):
     def index(self, request: Request) -> Response:
         actor = actor_from_request(request)
         require_any(actor, JOB_READ)
-        params = request.query_params
-        field, descending = query_sort(params, JOB_SORTS, "name")
-        limit = query_int(params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-        start = query_int(params, "start", default=0, low=0, high=2_000_000_000)
-        q, team = query_text(params, "q", max_length=200), query_text(params, "team", max_length=64)
+        params, gather = request.query_params, Gathered()
+        sort = gather(query_sort, params, JOB_SORTS, "name")
+        limit = gather(query_int, params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+        start = gather(query_int, params, "start", default=0, low=0, high=2_000_000_000)
+        q, team = gather(query_text, params, "q", max_length=200), gather(query_text, params, "team", max_length=64)
+        gather.check()
+        field, descending = sort
         jobs = job_list(actor=actor, q=q, team=team)
         ordered = jobs.order_by(f"-{field}" if descending else field, "pk")
         page = list(ordered.select_related("team").prefetch_related("steps")[start : start + limit + 1])

@@ -176,3 +176,10 @@ def test_variables_with_nul_are_400(as_user, editor, job, variables):
     _problem(client.post(f"/api/jobs/{job.pk}/run", {"variables": variables}, format="json"))
     _problem(client.patch(f"/api/jobs/{job.pk}", {"variables": variables}, format="json"))
     assert not Run.objects.exists()
+
+
+def test_every_bad_query_parameter_is_reported_at_once(as_user, viewer, job):
+    body = _problem(as_user(viewer).get(f"/api/jobs/{job.pk}/history?limit=abc&sort=bogus&start=-1"))
+    assert [e["location"] for e in body["errors"]] == ["query.sort", "query.limit", "query.start"]
+    body = _problem(as_user(viewer).get("/api/jobs?limit=0&sort=nope"))
+    assert {e["location"] for e in body["errors"]} == {"query.sort", "query.limit"}
