@@ -3,18 +3,15 @@
 Every query starts from the teams where the caller holds job:read and never joins memberships,
 so a job's history is an index range scan on (job, -created_at, -id) and the cross-team list on
 (team, -created_at, -id). Dialects translate their parameter names into RunFilter's and an
-Ordering, then call run_list + run_page; they never build queries of their own.
+Ordering, then call run_list + run_page; they never build queries of their own. Ordering and
+keyset paging live in history.paging and are re-exported here.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,19 +19,25 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Count, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Coalesce, RowNumber
-from django.utils.dateparse import parse_datetime
 
-from history.models import Run, RunStep
+from history.models import Run
+from history.paging import (  # noqa: F401 - re-exported: callers take every read from this module
+    KEYSET_FIELDS,
+    Cursor,
+    Ordering,
+    Page,
+    run_export_iter,
+    run_page,
+    with_details,
+)
 from jobs.access import Actor
 from jobs.models import Job
 from jobs.roles import JOB_READ
 
 # Counting millions of rows would cost more than the page itself; past this, `total` is a floor.
 COUNT_CAP = 10_000
-# Only these orders have a unique, index-backed key for keyset paging.
-KEYSET_FIELDS = ("created_at",)
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -103,27 +106,6 @@ class RunFilter(django_filters.FilterSet):
         return queryset.filter(job_id__in=Job.objects.filter(condition).values("pk"))
 
 
-@dataclass(frozen=True)
-class Ordering:
-    field: str  # a Run model field
-    descending: bool = True
-
-    @property
-    def keyset(self) -> bool:
-        return self.field in KEYSET_FIELDS
-
-    def order_by(self, reverse: bool = False) -> list[Any]:
-        descending = self.descending != reverse
-        if not Run._meta.get_field(self.field).null:
-            # A NOT NULL column needs no NULLS clause, and must not get one: PostgreSQL uses the
-            # (…, -created_at, -id) indexes only for a plain ORDER BY; with NULLS LAST it sorted
-            # all 1M runs for /api/history?start=100000 (bench b3: 1.9 s, 0.2 s by hand).
-            return [f"-{self.field}", "-id"] if descending else [self.field, "id"]
-        # NULLs last in both directions, so SQLite and PostgreSQL page identically.
-        primary = F(self.field).desc(nulls_last=True) if descending else F(self.field).asc(nulls_last=True)
-        return [primary, "-id" if descending else "id"]
-
-
 def run_visible(*, actor: Actor) -> QuerySet[Run]:
     return Run.objects.filter(team_id__in=actor.team_ids_with(JOB_READ))
 
@@ -151,14 +133,6 @@ def run_list(*, actor: Actor, job: Job | None = None, filters: Mapping[str, Any]
     if not filterset.is_valid():
         raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
     return filterset.qs
-
-
-def with_details(queryset: QuerySet[Run], *, steps: bool = True) -> QuerySet[Run]:
-    """What a rendered run needs, in a constant number of queries (one join, one prefetch)."""
-    queryset = queryset.select_related("team", "triggered_by_user")
-    if steps:
-        queryset = queryset.prefetch_related(Prefetch("steps", queryset=RunStep.objects.order_by("position", "name")))
-    return queryset
 
 
 def with_slot_completions(queryset: QuerySet[Run]) -> QuerySet[Run]:
@@ -193,98 +167,6 @@ def run_count(queryset: QuerySet[Run], cap: int = COUNT_CAP) -> tuple[int, bool]
     """(total, is_estimate): exact up to `cap`, else `cap` as a lower bound. The LIMIT bounds the cost."""
     found = queryset.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if found > cap else (found, False)
-
-
-# --- Paging -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A position between two rows: the key of the row it follows (or precedes) and its offset."""
-
-    created_at: datetime
-    run_id: uuid.UUID
-    offset: int
-    before: bool = False  # a `prev` cursor: rows before the key
-
-    def encode(self) -> str:
-        raw = {"c": self.created_at.isoformat(), "i": str(self.run_id), "o": self.offset, "b": self.before}
-        return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            created_at = parse_datetime(raw["c"])
-            if created_at is None or created_at.tzinfo is None:
-                raise ValueError("naive or missing time")
-            offset = int(raw["o"])
-            if offset < 0:
-                raise ValueError("negative offset")
-            return cls(created_at, uuid.UUID(raw["i"]), offset, bool(raw.get("b", False)))
-        except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
-            raise ValidationError({"cursor": "Invalid cursor; use the one from a `next` or `prev` link."}) from exc
-
-
-@dataclass(frozen=True)
-class Page:
-    runs: list[Run]
-    start: int
-    has_next: bool
-    has_prev: bool
-    next_cursor: str | None
-    prev_cursor: str | None
-
-
-def _after(cursor: Cursor, descending: bool) -> Q:
-    """Rows strictly past the cursor's key in the direction of travel."""
-    past_newer = descending == cursor.before  # walking towards newer rows
-    # The outer bound on created_at alone lets the index seek to the cursor; a bare OR made
-    # PostgreSQL walk the index from the top (bench b3: 1.1 s for the page at row 500,000).
-    if past_newer:
-        return Q(created_at__gte=cursor.created_at) & (Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.run_id))
-    return Q(created_at__lte=cursor.created_at) & (Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.run_id))
-
-
-def run_page(
-    queryset: QuerySet[Run], *, ordering: Ordering, limit: int, start: int = 0, cursor: Cursor | None = None
-) -> Page:
-    """One page by offset, or by keyset when a cursor is given; a deep keyset page costs what the first does."""
-    if cursor is not None and not ordering.keyset:
-        raise ValidationError({"cursor": f"Cursor paging needs sort=createdAt or -createdAt, not {ordering.field}."})
-    if cursor is None:
-        rows = list(with_details(queryset.order_by(*ordering.order_by()))[start : start + limit + 1])
-        has_next, has_prev = len(rows) > limit, start > 0
-        rows = rows[:limit]
-    else:
-        keyed = queryset.filter(_after(cursor, ordering.descending))
-        rows = list(with_details(keyed.order_by(*ordering.order_by(reverse=cursor.before)))[: limit + 1])
-        more = len(rows) > limit
-        rows = rows[:limit]
-        if cursor.before:
-            rows.reverse()
-            start = max(cursor.offset - len(rows), 0)
-            has_next, has_prev = True, more
-        else:
-            start = cursor.offset
-            has_next, has_prev = more, True
-    next_cursor = prev_cursor = None
-    if ordering.keyset and rows:
-        if has_next:
-            last = rows[-1]
-            next_cursor = Cursor(last.created_at, last.pk, start + len(rows)).encode()
-        if has_prev:
-            first = rows[0]
-            prev_cursor = Cursor(first.created_at, first.pk, start, before=True).encode()
-    return Page(rows, start, has_next, has_prev, next_cursor, prev_cursor)
-
-
-def run_export_iter(
-    queryset: QuerySet[Run], *, ordering: Ordering, steps: bool = True, chunk_size: int = 2000
-) -> Iterator[Run]:
-    """Every matching run, streamed in chunks (server-side cursor on PostgreSQL): memory stays flat."""
-    ordered = with_details(queryset.order_by(*ordering.order_by()), steps=steps)
-    return ordered.iterator(chunk_size=chunk_size)
 
 
 # --- Stats ------------------------------------------------------------------------------------
