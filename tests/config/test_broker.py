@@ -1,0 +1,59 @@
+"""The embedded filesystem broker never hands a consumer a half-written message."""
+
+from __future__ import annotations
+
+import threading
+
+from kombu import Connection
+
+from config.broker import Transport
+
+PAYLOAD = {"run_ids": ["x" * 36] * 100, "padding": "y" * 200_000}  # big enough to take a while to write
+
+
+def test_filesystem_urls_use_the_atomic_transport(tmp_path):
+    with Connection("filesystem://", transport_options=_options(tmp_path)) as conn:
+        assert isinstance(conn.transport, Transport)
+
+
+def _options(folder) -> dict:
+    (folder / "q").mkdir(exist_ok=True)
+    (folder / "c").mkdir(exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "q"),
+        "data_folder_out": str(folder / "q"),
+        "control_folder": str(folder / "c"),
+        "store_processed": False,
+        "polling_interval": 0.01,
+    }
+
+
+def test_a_consumer_racing_a_producer_reads_every_message_whole(tmp_path):
+    options = _options(tmp_path)
+    count = 150
+    received: list[dict] = []
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            with Connection("filesystem://", transport_options=options) as conn:
+                queue = conn.SimpleQueue("race")
+                while len(received) < count:
+                    message = queue.get(timeout=20)
+                    received.append(message.payload)
+                    message.ack()
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    with Connection("filesystem://", transport_options=options) as conn:
+        queue = conn.SimpleQueue("race")
+        for index in range(count):
+            queue.put({**PAYLOAD, "index": index})
+    consumer.join(60)
+
+    assert errors == []
+    assert sorted(p["index"] for p in received) == list(range(count))
+    assert all(p["padding"] == PAYLOAD["padding"] for p in received)
+    assert not list((tmp_path / "q").glob(".*.part"))
