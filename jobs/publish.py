@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from uuid import UUID
 
 from django.db import transaction
@@ -38,6 +37,15 @@ def _eta_second(eta: datetime | None, now: datetime) -> datetime | None:
     return whole if whole == eta else whole + timedelta(seconds=1)
 
 
+def _sender(send: Publisher, batch: list[str], eta: datetime | None) -> Callable[[], None]:
+    # A named function, not functools.partial: Django's robust on_commit logs the failing
+    # hook's __qualname__, which a partial lacks, turning a broker error into a 500.
+    def publish_batch() -> None:
+        send(batch, eta)
+
+    return publish_batch
+
+
 def publish_runs(
     runs: Iterable[tuple[UUID | str, datetime | None]],
     *,
@@ -61,6 +69,6 @@ def publish_runs(
             if mark_published:
                 Run.objects.filter(pk__in=batch).update(published_at=now)
             # robust: a broker error must not stop the other batches; the reaper republishes.
-            transaction.on_commit(partial(send, batch, eta), robust=True)
+            transaction.on_commit(_sender(send, batch, eta), robust=True)
             count += len(batch)
     return count

@@ -1,9 +1,11 @@
 import pytest
 
 from history.models import Run
+from history.services import run_trigger
+from jobs import publish
 from jobs.dispatch import dispatch
 from tests.engine.dispatch_support import T0, Published, at, interval_job
-from tests.factories import RunFactory
+from tests.factories import JobFactory, RunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +67,15 @@ def test_it_leaves_runs_that_are_not_waiting_retries(team, tick, published):
     RunFactory(job=job, scheduled_for=at(-9), status="running", end_reason="", not_before=at(-9))
     tick(at(1))
     assert published.batches == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_failure_on_publish_is_logged_and_the_run_kept(team, caplog, monkeypatch):
+    def broken_broker(run_ids: list[str], eta: object) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(publish, "celery_publisher", broken_broker)
+    run = run_trigger(job=JobFactory(team=team), by=None)
+
+    assert run.status == "pending"  # kept: the reaper publishes it again
+    assert "broker down" in caplog.text
