@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from history.api.export import JobHistoryExportView
 from history.api.views import HistoryListView, JobHistoryViewSet
+from jobs.api.audit import AuditListView
 from jobs.api.keys import TeamKeysView, TeamKeyView
 from jobs.api.views import JobViewSet
 
@@ -63,4 +64,5 @@ urlpatterns = [
     path("history", HistoryListView.as_view(), name="history"),
     path("teams/<slug:team>/keys", TeamKeysView.as_view(), name="team-keys"),
     path("teams/<slug:team>/keys/<str:prefix>", TeamKeyView.as_view(), name="team-key"),
+    path("audit", AuditListView.as_view(), name="audit"),
 ]

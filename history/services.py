@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from history.models import Run, RunStep
-from jobs.models import Job
+from jobs.audit import audit_record
+from jobs.models import AuditEntry, Job
 from jobs.publish import publish_runs
 
 MAX_VARIABLES = 100
@@ -37,6 +38,10 @@ def _clean_variables(variables: Any) -> dict[str, Any]:
     return dict(variables)
 
 
+def _audit_run(run: Run, action: str, by: Any, **details: Any) -> None:
+    audit_record(team=run.team_id, action=action, target=run, target_label=run.run_name, actor=by, details=details)
+
+
 def _start_manual_run(
     *, job: Job, by: AbstractBaseUser | None, triggered_by: str, variables: dict[str, Any], data: dict[str, Any]
 ) -> Run:
@@ -60,6 +65,9 @@ def _start_manual_run(
     with transaction.atomic():
         run.save(force_insert=True)
         publish_runs([(run.pk, None)], now=now, mark_published=False)
+        action = AuditEntry.Action.RUN_RERUN if data.get("rerun_of") else AuditEntry.Action.RUN_TRIGGER
+        # Variable names only: their values may be secrets.
+        _audit_run(run, action, by, job=job.natural_id, variables=sorted(variables), **data)
     return run
 
 
@@ -103,6 +111,7 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
     run.refresh_from_db()
     if not stopped and run.status == Run.Status.ENDED:
         raise ValidationError("The run has already ended.")
+    _audit_run(run, AuditEntry.Action.RUN_CANCEL, by, status=run.status)
     return run
 
 
@@ -114,19 +123,38 @@ def run_delete(*, run: Run, by: AbstractBaseUser | None = None) -> None:
     """Delete one ended run and its steps; a pending or running run must be cancelled first."""
     if run.is_active:
         raise ValidationError(f"The run is {run.status}; cancel it first.", code="run_active")
-    run.delete()
+    with transaction.atomic():
+        _audit_run(run, AuditEntry.Action.RUN_DELETE, by, end_reason=run.end_reason)
+        run.delete()
 
 
 def runs_delete(*, queryset: Any, by: AbstractBaseUser | None = None, batch_size: int = DELETE_BATCH) -> int:
     """Delete the ended runs in `queryset` batch by batch; pending and running runs are kept. Returns the count."""
     ended = queryset.order_by().filter(status=Run.Status.ENDED)
     deleted = 0
+    per_team: dict[int, int] = {}
     while True:
-        ids = list(ended.values_list("pk", flat=True)[:batch_size])
+        rows = list(ended.values_list("pk", "team_id")[:batch_size])
+        ids = [pk for pk, _ in rows]
         if not ids:
+            _audit_bulk_delete(per_team, by)
             return deleted
         _, per_model = Run.objects.filter(pk__in=ids, status=Run.Status.ENDED).delete()
         removed = per_model.get(Run._meta.label, 0)
         if removed == 0:
+            _audit_bulk_delete(per_team, by)
             return deleted  # another delete took this batch; nothing of ours is left
         deleted += removed
+        for _, team_id in rows:
+            per_team[team_id] = per_team.get(team_id, 0) + 1
+
+
+def _audit_bulk_delete(per_team: dict[int, int], by: Any) -> None:
+    for team_id, count in per_team.items():
+        audit_record(
+            team=team_id,
+            action=AuditEntry.Action.RUN_BULK_DELETE,
+            target_type="run",
+            actor=by,
+            details={"count": count},
+        )

@@ -20,8 +20,8 @@ from history.models import Run
 from history.services import run_trigger
 from jobs.access import Actor, actor_for_user
 from jobs.forms import SCHEDULE_FIELDS
-from jobs.models import ApiKey, Job, JobStep, Membership, Team
-from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.models import ApiKey, AuditEntry, Job, JobStep, Membership, Team
+from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN, TEAM_ADMIN
 from jobs.services import job_set_enabled, job_update, schedule_from_input
 from jobs.steps import validate_steps
 
@@ -204,3 +204,35 @@ class JobAdmin(TeamRoleAdmin):
     @admin.action(description="Resume the selected jobs", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         self._set_enabled(request, queryset, enabled=True)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TeamRoleAdmin):
+    """Read-only: entries are append-only, written by the services (jobs.audit.audit_record)."""
+
+    list_display = ["created_at", "team", "actor_label", "action", "target_type", "target_label", "ip_address"]
+    list_filter = ["action", "team"]
+    search_fields = ["actor_label", "target_label", "target_id"]
+    list_select_related = ["team"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(team_id__in=self.actor(request).team_ids_with(TEAM_ADMIN))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.allowed(request, TEAM_ADMIN)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.allowed(request, TEAM_ADMIN, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -19,6 +19,7 @@ from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from jobs.audit import remember_key
 from jobs.models import ApiKey
 
 KEY_PREFIX = "hg"
@@ -109,6 +110,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not token or " " in token:
             raise exceptions.AuthenticationFailed("Send the key as `Authorization: Bearer <key>`.")
         key = apikey_verify(token)
+        remember_key(request, key)  # the audit log names the key, not its creator
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

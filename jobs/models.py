@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from jobs import schedules
 from jobs.roles import Role, permissions_for
@@ -207,3 +208,66 @@ class JobStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.name}"
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Entries are append-only: bulk updates and deletes are refused (a team's deletion still cascades)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("Audit entries cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit entries cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """One action on a team's jobs, runs, keys or members. Written by jobs.audit.audit_record only."""
+
+    class Action(models.TextChoices):
+        JOB_CREATE = "job.create"
+        JOB_UPDATE = "job.update"
+        JOB_DELETE = "job.delete"
+        JOB_PAUSE = "job.pause"
+        JOB_RESUME = "job.resume"
+        RUN_TRIGGER = "run.trigger"
+        RUN_CANCEL = "run.cancel"
+        RUN_RERUN = "run.rerun"
+        RUN_DELETE = "run.delete"
+        RUN_BULK_DELETE = "run.bulk_delete"
+        APIKEY_CREATE = "apikey.create"
+        APIKEY_REVOKE = "apikey.revoke"
+        MEMBER_ADD = "member.add"
+        MEMBER_CHANGE = "member.change"
+        MEMBER_REMOVE = "member.remove"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_entries")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Who, as text: kept when the user or key is gone ("alice", "key:1a2b3c4d", "system").
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=100, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "-created_at", "-id"], name="audit_team_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError("Audit entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit entries cannot be deleted.")

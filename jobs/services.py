@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import schedules
+from jobs.audit import audit_record
 from jobs.auth import hash_secret, new_key_material
-from jobs.models import ApiKey, Job, JobStep, Membership, Team
+from jobs.models import ApiKey, AuditEntry, Job, JobStep, Membership, Team
 from jobs.roles import PERMISSIONS, Role, normalize_scopes, permissions_for
 from jobs.steps import validate_steps
 
@@ -61,6 +62,7 @@ def member_set(*, team: Team, username: str, role: str, email: str = "", passwor
             if email:
                 user.email = email
             user.save()
+        # The audit log records the change (jobs.audit's Membership signals, which also see the admin's edits).
         membership, _ = Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
     return membership
 
@@ -150,7 +152,18 @@ def job_create(
     job.next_run_at = job_next_run_at(job) if job.enabled else None
     job.save(update_fields=["next_run_at"])
     _replace_steps(job, steps)
+    audit_record(
+        team=team,
+        action=AuditEntry.Action.JOB_CREATE,
+        target=job,
+        actor=created_by,
+        details={"schedule": _schedule_text(job), "enabled": job.enabled, "steps": len(steps)},
+    )
     return job
+
+
+def _schedule_text(job: Job) -> str:
+    return job.cron_expression or (f"every {job.interval_seconds}s" if job.interval_seconds else str(job.run_at or ""))
 
 
 @transaction.atomic
@@ -181,6 +194,13 @@ def job_update(
     job.save()
     if steps is not None:
         _replace_steps(job, steps)
+    changed = sorted({*options, *(["schedule"] if schedule is not None else []), *(["steps"] if steps else [])})
+    if changed == ["enabled"]:
+        action = AuditEntry.Action.JOB_RESUME if job.enabled else AuditEntry.Action.JOB_PAUSE
+    else:
+        action = AuditEntry.Action.JOB_UPDATE
+    # Field names only: values may hold secrets (variables, secret_headers, step headers).
+    audit_record(team=job.team_id, action=action, target=job, details={"fields": changed})
     return job
 
 
@@ -190,7 +210,9 @@ def job_set_enabled(*, job: Job, enabled: bool) -> Job:
 
 def job_delete(*, job: Job, by: Any = None) -> None:
     """Delete a job with its steps and run history (the executor's conditional updates then match nothing)."""
-    job.delete()
+    with transaction.atomic():
+        audit_record(team=job.team_id, action=AuditEntry.Action.JOB_DELETE, target=job, actor=by)
+        job.delete()
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -240,6 +262,15 @@ def apikey_create(
         created_by=created_by,
         expires_at=expires_at,
     )
+    audit_record(
+        team=team,
+        action=AuditEntry.Action.APIKEY_CREATE,
+        target=key,
+        target_id=key.prefix,
+        target_label=f"{key.name} ({key.prefix})",
+        actor=created_by,
+        details={"scopes": list(resolved), "expires_at": expires_at.isoformat() if expires_at else None},
+    )
     return key, raw
 
 
@@ -248,4 +279,12 @@ def apikey_revoke(*, key: ApiKey, by: Any = None) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit_record(
+            team=key.team_id,
+            action=AuditEntry.Action.APIKEY_REVOKE,
+            target=key,
+            target_id=key.prefix,
+            target_label=f"{key.name} ({key.prefix})",
+            actor=by,
+        )
     return key

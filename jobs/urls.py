@@ -20,4 +20,5 @@ urlpatterns = [
     path("team/switch/", team.team_switch, name="team-switch"),
     path("team/keys/", team.apikey_create_view, name="apikey-create"),
     path("team/keys/<int:key_id>/revoke/", team.apikey_revoke_view, name="apikey-revoke"),
+    path("team/audit/", team.audit_page, name="audit"),
 ]

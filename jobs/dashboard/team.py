@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from jobs.access import require, team_for_actor
 from jobs.dashboard.base import SESSION_TEAM, actor_of, current_team, dashboard_view, page_context, teams_of
-from jobs.models import ApiKey, Team
+from jobs.models import ApiKey, AuditEntry, Team
 from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN
 from jobs.services import apikey_create, apikey_revoke
 
@@ -116,6 +117,39 @@ def apikey_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
         messages.success(request, f"Revoked the key {key.name}. Requests that use it now get 401.")
         return redirect("jobs:team")
     return render(request, "jobs/apikey_confirm_revoke.html", page_context(request, team, teams=teams, key=key))
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@require_http_methods(["GET"])
+@dashboard_view
+def audit_page(request: HttpRequest) -> HttpResponse:
+    """The team's audit log (team admins only), newest first, filtered like GET /api/audit."""
+    from jobs.api.audit import audit_list  # the API module pulls in DRF's serializers
+
+    team, teams = _admin_team(request)
+    filters = {name: request.GET[name] for name in ("action", "actor", "since", "until") if request.GET.get(name)}
+    filters["team"] = team.slug
+    try:
+        entries = audit_list(actor=actor_of(request), filters=filters)
+        errors: dict[str, list[str]] = {}
+    except ValidationError as exc:
+        entries, errors = AuditEntry.objects.none(), exc.message_dict
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = page_context(
+        request,
+        team,
+        teams=teams,
+        page=page,
+        errors=errors,
+        filters=filters,
+        actions=AuditEntry.Action.choices,
+        query=query.urlencode(),
+    )
+    return render(request, "jobs/audit.html", context, status=400 if errors else 200)
 
 
 @require_POST
