@@ -67,3 +67,7 @@ def test_a_run_whose_worker_is_killed_is_crashed_then_retried_and_succeeds_once(
     ]
     assert runs[1].retry_of_id == runs[0].pk
     assert Run.objects.filter(job=job, scheduled_for=first.scheduled_for, end_reason="success").count() == 1
+    # The target saw the same Idempotency-Key on both attempts (the first attempt's run id).
+    keys = [request.headers.get("Idempotency-Key") for request in target.received("/delay/")]
+    assert len(keys) == 2
+    assert keys[0] == keys[1] == str(runs[0].pk)
