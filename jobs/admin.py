@@ -211,7 +211,7 @@ class AuditEntryAdmin(TeamRoleAdmin):
     """Read-only: entries are append-only, written by the services (jobs.audit.audit_record)."""
 
     list_display = ["created_at", "team", "actor_label", "action", "target_type", "target_label", "ip_address"]
-    list_filter = ["action", "team"]
+    list_filter = ["action"]  # not "team": its choices would list every team, the caller's or not
     search_fields = ["actor_label", "target_label", "target_id"]
     list_select_related = ["team"]
     date_hierarchy = "created_at"
