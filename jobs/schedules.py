@@ -11,12 +11,13 @@ fired twice.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cron_descriptor import ExpressionDescriptor, Options
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 CRON = "cron"
 INTERVAL = "interval"
@@ -26,6 +27,10 @@ KINDS = (CRON, INTERVAL, ONCE)
 # Candidates skipped while walking past a repeated (fall-back) hour; a 5-field cron
 # fires at most 60 times an hour, so this bounds the loop with a wide margin.
 _MAX_SKIPPED_CANDIDATES = 10_000
+# A range of one value ("5-5", "5-5/2", "jan-jan"): croniter 7 reads it as the whole cycle
+# (every hour, every month); in cron it is that one value, so it is rewritten to "5" before
+# croniter sees it (found by the property test).
+_ONE_VALUE_RANGE = re.compile(r"(?<![\w-])(\w+)-\1(?:/\d+)?(?![\w/-])", re.IGNORECASE)
 
 
 class ScheduleError(ValueError):
@@ -68,6 +73,12 @@ def validate_cron(expression: str) -> str:
         )
     if not croniter.is_valid(expression):
         raise ScheduleError("expression", f"Invalid cron expression {expression!r}.")
+    expression = " ".join(_ONE_VALUE_RANGE.sub(r"\1", field) for field in fields)
+    try:
+        # "0 0 30 2 *" is valid syntax but no date matches it: refuse it here, not at the first tick.
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)  # noqa: DTZ001 - a naive wall time
+    except CroniterBadDateError as exc:
+        raise ScheduleError("expression", f"Cron expression {expression!r} matches no date.") from exc
     return expression
 
 
