@@ -220,6 +220,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", "false")
 
 # --- Hourglass ------------------------------------------------------------------------
 # The built-in echo endpoint (/echo/) that the demo jobs and tests call.
+# Encrypts the secret header values jobs send (a Fernet key); empty derives one from SECRET_KEY (HKDF-SHA256).
+HOURGLASS_ENCRYPTION_KEY = os.environ.get("HOURGLASS_ENCRYPTION_KEY", "")
 HOURGLASS_ECHO_ENABLED = env_bool("HOURGLASS_ECHO_ENABLED", "true" if DEBUG else "false")
 # Networks or host names that outbound requests may reach even though they are not global.
 HOURGLASS_ALLOWED_TARGETS = env_list("HOURGLASS_ALLOWED_TARGETS")

@@ -16,6 +16,7 @@ from django.db.models import F, Model, Prefetch
 
 from history.models import Run, RunStep
 from jobs import plans, templating
+from jobs.crypto import decrypt_config
 from jobs.models import JobStep
 from jobs.notify import COUNTED_REASONS, FAILED_REASONS
 from jobs.plans import RunPlan, StepPlan
@@ -273,7 +274,7 @@ def build_plan(
                 key=row.key,
                 run_if=row.run_if,
                 depends_on=tuple(row.depends_on),
-                config=steps[row.name].config,
+                config=decrypt_config(steps[row.name].config),
                 timeout_s=step_timeout_s(steps[row.name]),
                 is_main=row.key == plans.MAIN_STEP_KEY,
             )

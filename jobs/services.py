@@ -13,6 +13,7 @@ from django.utils import timezone
 from jobs import schedules
 from jobs.audit import audit_record
 from jobs.auth import hash_secret, new_key_material
+from jobs.crypto import encrypt_config
 from jobs.models import ApiKey, AuditEntry, Job, JobStep, Membership, Team
 from jobs.roles import PERMISSIONS, Role, normalize_scopes, permissions_for
 from jobs.steps import validate_steps
@@ -107,7 +108,7 @@ def _replace_steps(job: Job, steps: list[dict[str, Any]]) -> None:
             kind=s["kind"],
             depends_on=s["depends_on"],
             run_if=s["run_if"],
-            config=s["config"],
+            config=encrypt_config(s["config"], job.secret_headers),
             position=s["position"],
         )
         for s in steps
@@ -194,6 +195,11 @@ def job_update(
     job.save()
     if steps is not None:
         _replace_steps(job, steps)
+    elif "secret_headers" in options:
+        for step in job.steps.all():  # newly secret names: seal their stored values too
+            sealed = encrypt_config(step.config, job.secret_headers)
+            if sealed != step.config:
+                JobStep.objects.filter(pk=step.pk).update(config=sealed)
     changed = sorted({*options, *(["schedule"] if schedule is not None else []), *(["steps"] if steps else [])})
     if changed == ["enabled"]:
         action = AuditEntry.Action.JOB_RESUME if job.enabled else AuditEntry.Action.JOB_PAUSE

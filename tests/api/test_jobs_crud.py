@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from history.models import Run
+from jobs.crypto import decrypt_config
 from jobs.models import Job, JobStep, Membership
 from tests.api.conftest import make_runs
 from tests.factories import JobFactory
@@ -126,7 +127,8 @@ def test_patch_keeps_secret_headers_sent_back_redacted(as_user, editor, job):
     assert shown["steps"][0]["config"]["headers"] == {"Authorization": "[redacted]", "X-A": "1"}
     shown["steps"][0]["config"]["headers"]["X-A"] = "2"
     assert client.patch(f"/api/jobs/{job.pk}", {"steps": shown["steps"]}, format="json").status_code == 200
-    assert job.steps.get().config["headers"] == {"Authorization": "Bearer real", "X-A": "2"}
+    # Stored encrypted at rest (jobs.crypto); the executor decrypts.
+    assert decrypt_config(job.steps.get().config)["headers"] == {"Authorization": "Bearer real", "X-A": "2"}
 
 
 def test_patch_cannot_move_a_job(as_user, editor, job):

@@ -81,3 +81,41 @@ def test_secret_headers_are_redacted_everywhere(team, owner, target, caplog):
         assert len(text) > 20, name
         for secret in SECRETS:
             assert secret not in text, f"{secret} leaks in {name}"
+
+
+def test_secret_header_values_are_encrypted_at_rest(team, owner, target, settings):
+    from cryptography.fernet import Fernet
+
+    from history.models import Run
+    from jobs.crypto import decrypt_config
+    from jobs.services import job_create, job_update, schedule_from_input, steps_from_input
+
+    settings.HOURGLASS_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    headers = {"Authorization": f"Bearer {BEARER}", "X-Custom": CUSTOM, "Accept": "text/plain"}
+    job = job_create(
+        team=team,
+        natural_id="sealed",
+        schedule=schedule_from_input(kind="cron", expression="0 3 * * *"),
+        steps=steps_from_input(request={"url": target.url("/ok"), "headers": headers}),
+        secret_headers=["X-Custom"],
+        created_by=owner,
+    )
+    dumped = dump_database()
+    for secret in (BEARER, CUSTOM):
+        assert secret not in dumped
+    stored = job.steps.get().config["headers"]
+    assert stored["Authorization"].startswith("enc:v1:")
+    assert stored["X-Custom"].startswith("enc:v1:")
+    assert stored["Accept"] == "text/plain"  # not a secret: kept readable
+    assert decrypt_config(job.steps.get().config)["headers"] == headers
+    # A header named secret later is sealed too.
+    job_update(job=job, secret_headers=["X-Custom", "Accept"])
+    assert job.steps.get().config["headers"]["Accept"].startswith("enc:v1:")
+    # The executor decrypts: the target receives the real values.
+    run = execute(make_run(job))
+    assert run.status == Run.Status.ENDED
+    (received,) = target.received("/ok")
+    got = {name.lower(): value for name, value in received.headers.items()}
+    assert got["authorization"] == f"Bearer {BEARER}"
+    assert got["x-custom"] == CUSTOM
+    assert got["accept"] == "text/plain"
