@@ -174,3 +174,29 @@ def test_it_does_not_follow_redirects_unless_the_job_allows_it(team, target):
     run = execute(make_run(make_job(team, target.url("/redirect?to=http://169.254.169.254/"))))
 
     assert (run.end_reason, run.http_status, run.error) == ("failed", 302, "HTTP 302")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_name_resolving_to_a_private_address_is_blocked_before_any_socket(team, strict, monkeypatch):
+    """DNS rebinding-style: an innocent-looking name whose answer is private. No socket is opened to it."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def fake_getaddrinfo(host, *args, **kwargs):
+        if host == "intranet.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", 80))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    opened = []
+    real_socket = socket.socket
+
+    class CountingSocket(real_socket):
+        def connect(self, address):  # pragma: no cover - must not be reached
+            opened.append(address)
+            return super().connect(address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket, "socket", CountingSocket)
+    run = execute(make_run(make_job(team, "http://intranet.example/ok")))
+    assert run.end_reason == "blocked"
+    assert "10.20.30.40" in run.error
+    assert not [a for a in opened if a[0] == "10.20.30.40"]
