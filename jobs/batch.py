@@ -15,7 +15,7 @@ from django.db import OperationalError, close_old_connections, connections, rout
 from django.db.models import F, Model, Prefetch
 
 from history.models import Run, RunStep
-from jobs import plans, templating
+from jobs import metrics, plans, templating
 from jobs.crypto import decrypt_config
 from jobs.models import JobStep
 from jobs.notify import COUNTED_REASONS, FAILED_REASONS
@@ -145,6 +145,16 @@ def _claim_pending(run_ids: list[Any], now: datetime, worker: str) -> set[str]:
         return {str(pk.to_python(row[0])) for row in cursor.fetchall()}
 
 
+def _paused(run: Run) -> bool:
+    """A scheduled run whose job was paused after it was queued: it must not fire.
+
+    A one-off job disables itself once dispatched, so for those `enabled` says nothing; a
+    manual run (API, dashboard) of a paused job is what the user asked for and goes ahead.
+    """
+    job = run.job
+    return run.triggered_by == Run.Trigger.CRON and not job.enabled and job.schedule_kind != job.Kind.ONCE
+
+
 def claim(runs: list[Run], now: datetime, worker: str) -> list[Claimed]:
     """Claim the pending runs with a conditional UPDATE and create their steps.
 
@@ -155,16 +165,18 @@ def claim(runs: list[Run], now: datetime, worker: str) -> list[Claimed]:
     claimed: list[Claimed] = []
     rows: list[RunStep] = []
     with transaction.atomic():
-        wanted = [run for run in runs if run.cancel_requested_at is None]
+        wanted = [run for run in runs if run.cancel_requested_at is None and not _paused(run)]
         ours = _claim_pending([run.pk for run in wanted], now, worker) if wanted else set()
         for run in runs:
             steps = ordered_steps(run.job.steps.all())
-            if run.cancel_requested_at is not None:
+            if run.cancel_requested_at is not None or _paused(run):
+                error = "Stopped: the job was paused." if _paused(run) else "Stopped."
                 stopped = Run.objects.filter(pk=run.pk, status=Run.Status.PENDING).update(
-                    status=Run.Status.ENDED, end_reason=Run.EndReason.STOPPED, finished_at=now, error="Stopped."
+                    status=Run.Status.ENDED, end_reason=Run.EndReason.STOPPED, finished_at=now, error=error
                 )
                 if stopped:
                     rows += _step_rows(run, steps, status=RunStep.Status.CANCELED)
+                    metrics.runs_ended([run], Run.EndReason.STOPPED)
                 continue
             if str(run.pk) not in ours:
                 continue
