@@ -173,6 +173,8 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", "true")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Probes and scrapers inside the network speak plain HTTP; a redirect would read as healthy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # --- Celery ---------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -235,6 +237,23 @@ HOURGLASS_EXECUTOR_PER_HOST = env_int("HOURGLASS_EXECUTOR_PER_HOST", 50)
 HOURGLASS_LEASE_GRACE_SECONDS = env_int("HOURGLASS_LEASE_GRACE_SECONDS", 30)
 HOURGLASS_REPUBLISH_AFTER_SECONDS = env_int("HOURGLASS_REPUBLISH_AFTER_SECONDS", 30)
 
+# --- Operations (/metrics, /healthz, logs) -----------------------------------------------
+# prometheus_client's multiprocess mode: every process (gunicorn and Celery workers) writes its
+# counters to files here and /metrics merges them. prometheus_client reads the variable when it
+# is first imported, so it is set here, before anything imports it. Empty the folder when the
+# whole service restarts (a tmpfs suits it); the files of dead processes keep their counts.
+PROMETHEUS_MULTIPROC_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus")))
+try:
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR must be a writable folder: {exc}") from exc
+# /metrics: with a token, only `Authorization: Bearer <token>`; without, loopback and private clients.
+HOURGLASS_METRICS_TOKEN = os.environ.get("HOURGLASS_METRICS_TOKEN", "")
+# /healthz turns 503 when the dispatcher has not run for longer than this.
+HOURGLASS_HEALTH_MAX_DISPATCH_AGE_SECONDS = env_int("HOURGLASS_HEALTH_MAX_DISPATCH_AGE_SECONDS", 30)
+# plain (default) or json: one JSON object per line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.problems.exception_handler",
@@ -277,8 +296,13 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "config.logging.PlainFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.health import healthz
+from config.metrics import metrics
 from config.security import ThrottledLoginView
 from jobs import views as job_views
 
@@ -20,6 +22,8 @@ urlpatterns = [
     path("", include("history.dialects.urls")),
     path("api/", include("config.api")),
     path("api-auth/", include("rest_framework.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
 ]
 
 # Unmatched URLs under /api/ answer problem+json like every other API error.

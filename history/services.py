@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from history.models import Run, RunStep
+from jobs import metrics
 from jobs.audit import audit_record
 from jobs.models import AuditEntry, Job
 from jobs.publish import publish_runs
@@ -109,6 +110,8 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
                 cancel_requested_at=now
             )
     run.refresh_from_db()
+    if stopped:
+        metrics.runs_ended([run])
     if not stopped and run.status == Run.Status.ENDED:
         raise ValidationError("The run has already ended.")
     _audit_run(run, AuditEntry.Action.RUN_CANCEL, by, status=run.status)

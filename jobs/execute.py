@@ -163,7 +163,8 @@ async def fire(
                 tasks, await asyncio.gather(*tasks.values(), return_exceptions=True), strict=True
             ):
                 if isinstance(result, BaseException):
-                    logger.error("run %s failed unexpectedly", run_id, exc_info=result)
+                    ids = {"run_id": run_id, "job_id": states[run_id].plan.job_id}
+                    logger.error("run %s failed unexpectedly", run_id, exc_info=result, extra=ids)
         finally:
             if watcher is not None:
                 watcher.cancel()

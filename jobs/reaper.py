@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from history.models import Run, RunStep
+from jobs import metrics
 from jobs.dispatch import lock_skip_locked
 from jobs.publish import Publisher, publish_runs
 from jobs.retries import schedule_retry
@@ -54,6 +55,7 @@ def _crash(run_id: object, now: datetime) -> tuple[bool, bool]:
         if run.started_at is not None:
             run.duration_ms = max(0, int((now - run.started_at).total_seconds() * 1000))
             run.save(update_fields=["duration_ms"])
+        metrics.runs_ended([run])
         return True, schedule_retry(run, now) is not None
 
 

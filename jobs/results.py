@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 
 from history.models import Run, RunStep
+from jobs import metrics
 from jobs.batch import Claimed, update_rows, with_db_retry
 from jobs.plans import RunOutcome
 from jobs.retries import schedule_retries
@@ -71,7 +72,7 @@ def write_results(claimed: list[Claimed], outcomes: dict[str, RunOutcome], now: 
     inserted) keeps that verdict, so a slot never gets two successes.
     """
 
-    def write() -> None:
+    def write() -> list[Run]:
         with transaction.atomic():
             live = set(
                 Run.objects.select_for_update()
@@ -83,7 +84,9 @@ def write_results(claimed: list[Claimed], outcomes: dict[str, RunOutcome], now: 
             failed: list[tuple[Run, str | None]] = []
             for item in claimed:
                 if item.run.pk not in live:
-                    logger.warning("run %s was ended elsewhere while it ran; its result is dropped", item.run.pk)
+                    ids = {"run_id": str(item.run.pk), "job_id": str(item.run.job_id)}
+                    message = "run %s was ended elsewhere while it ran; its result is dropped"
+                    logger.warning(message, item.run.pk, extra=ids)
                     continue
                 outcome = outcomes[str(item.run.pk)]
                 _apply(item, outcome)
@@ -94,5 +97,6 @@ def write_results(claimed: list[Claimed], outcomes: dict[str, RunOutcome], now: 
             update_rows(Run, runs, RUN_RESULT_FIELDS)
             update_rows(RunStep, steps, STEP_RESULT_FIELDS)
             schedule_retries(failed, now)
+        return runs
 
-    with_db_retry(write)
+    metrics.runs_ended(with_db_retry(write))

@@ -180,7 +180,8 @@ async def run_steps(state: RunState, session: aiohttp.ClientSession, policy: Tar
         try:
             await _run_step(step, state, session, policy)
         except Exception as exc:  # a bug in one step must not lose the whole batch's results
-            logger.exception("step %s of run %s failed unexpectedly", step.name, state.plan.run_id)
+            ids = {"run_id": state.plan.run_id, "job_id": state.plan.job_id, "step": step.name}
+            logger.exception("step %s of run %s failed unexpectedly", step.name, state.plan.run_id, extra=ids)
             _finish(result, time.monotonic(), plans.ERROR, type(exc).__name__, str(exc))
 
 

@@ -6,15 +6,18 @@ Every task is idempotent, which is what makes acks_late + reject_on_worker_lost 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
 from history.retention import prune_all
 from jobs import dispatch as dispatcher
-from jobs import execute, reaper
+from jobs import execute, heartbeat, reaper
 
 
 @shared_task(name="hourglass.dispatch")
 def dispatch() -> int:
-    return dispatcher.dispatch()
+    created = dispatcher.dispatch()
+    heartbeat.record_dispatch(timezone.now())  # what /healthz reads as beat's last dispatch
+    return created
 
 
 @shared_task(name="hourglass.reap")
