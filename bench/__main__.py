@@ -24,6 +24,8 @@ BENCHES = {
     "b5": "b5_memory",
     "b6": "b6_dashboard",
 }
+# B3 and B6 share one generated dataset, which B4 (trimming its own) replaces: it goes last.
+DEFAULT_ORDER = ("b1", "b2", "b5", "b3", "b6", "b4")
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_hourglass"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         max_load=args.max_load,
         sizes=tuple(int(size) for size in args.sizes.split(",") if size.strip()),
     )
-    for name in args.names or list(BENCHES):
+    for name in args.names or DEFAULT_ORDER:
         module = importlib.import_module(f"bench.{BENCHES[name]}")
         print(f"== {BENCHES[name]}{' (smoke)' if args.smoke else ''}", flush=True)
         started = time.monotonic()

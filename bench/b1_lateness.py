@@ -33,20 +33,23 @@ NAME = "b1_lateness"
 FULL_SIZES = (100, 1000, 5000)
 SMOKE_SIZES = (5,)
 BASELINE_PREFIX = "bench-beat-"
+TUNED = (("HOURGLASS_DISPATCH_LOOKAHEAD_MS", "5000"),)
 
 
 def _lateness(first: dict[str, float], keys: list[str], slot_epoch: float) -> list[float]:
     return [first[key] - slot_epoch if key in first else math.inf for key in keys]
 
 
-def hourglass(ctx: Context, target: common.Target, n: int, bound_s: float) -> dict[str, Any]:
+def hourglass(
+    ctx: Context, target: common.Target, n: int, bound_s: float, env: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
     common.clear_jobs()
     install_system_tasks()
     common.purge_broker(ctx)
     team = common.bench_team()
     keys = [str(index) for index in range(n)]
     common.make_jobs(team, [target.url(f"/r/{key}") for key in keys])
-    worker = common.start_worker(ctx, f"b1-hourglass-{n}")
+    [worker] = common.start_workers(ctx, [common.WorkerSpec(f"b1-hourglass-{n}", env=env)])
     try:
         target.receipts()  # forget anything earlier
         slot = common.whole_second_after(1.5 if ctx.smoke else 2.5)
@@ -64,6 +67,7 @@ def hourglass(ctx: Context, target: common.Target, n: int, bound_s: float) -> di
     lateness = _lateness(first, keys, slot.timestamp())
     return {
         "system": "hourglass",
+        "env": dict(env),
         "n": n,
         "received": len(first),
         **common.summary_ms(lateness),
@@ -139,7 +143,18 @@ def run(ctx: Context) -> dict[str, Any]:
             theirs = stock_beat(ctx, target, n, bound_s)
             ctx.log(f"stock beat N={n}: {theirs}")
             rows.append({"n": n, "hourglass": ours, "baseline": theirs})
-    result = {"name": NAME, "bound_s": bound_s, "rows": rows, "machine": common.server_versions()}
+        # The look-ahead is the engine's one tuning knob for a crowded minute: with 5 s instead of 1 s
+        # the dispatcher has created and published every run before the slot arrives.
+        common.wait_for_quiet(ctx)
+        tuned = hourglass(ctx, target, sizes[-1], bound_s, env=TUNED)
+        ctx.log(f"hourglass N={sizes[-1]} {dict(TUNED)}: {tuned}")
+    result = {
+        "name": NAME,
+        "bound_s": bound_s,
+        "rows": rows,
+        "tuned": tuned,
+        "machine": common.server_versions(),
+    }
     result["goals"] = goals(rows)
     common.save(ctx, NAME, result, markdown(result))
     return result
@@ -182,6 +197,19 @@ def markdown(result: dict[str, Any]) -> str:
                 or (f"> {common.ratio(result['bound_s'] * 1000, ours['p99_ms'])}" if ours["p99_ms"] else None),
             ]
         )
+    tuned = result["tuned"]
+    rows.append(
+        [
+            f"{tuned['n']} with {', '.join(f'{k}={v}' for k, v in tuned['env'].items())}",
+            tuned["p50_ms"],
+            tuned["p99_ms"],
+            f"{tuned['received']}/{tuned['n']}",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     headers = ["N", "Hourglass p50 ms", "p99 ms", "fired", "stock beat p50 ms", "p99 ms", "fired", "beat p99 / ours"]
     lines = [common.table(headers, rows), ""]
     for goal, outcome in result["goals"].items():

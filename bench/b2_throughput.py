@@ -25,9 +25,10 @@ from collections import Counter
 from typing import Any
 
 from bench import common
-from bench.baseline_tasks import TASK_NAME
+from bench.baseline_tasks import ONE_RUN_TASK, TASK_NAME
 from bench.common import Context
 from history.models import Run
+from jobs import dispatch
 from jobs.clock import install_system_tasks
 
 NAME = "b2_throughput"
@@ -118,6 +119,40 @@ def one_task_per_request(ctx: Context, target: common.Target, m: int) -> dict[st
     }
 
 
+def one_task_per_run(ctx: Context, target: common.Target, m: int) -> dict[str, Any]:
+    """The same engine with one Celery message per run: runs dispatched here (not in the worker)."""
+    from config.celery import app
+
+    common.clear_jobs()
+    common.purge_broker(ctx)
+    common.make_jobs(common.bench_team(), [target.url(f"/r/{index}") for index in range(m)])
+    spec = common.WorkerSpec("b2-one-run", beat=False, include=("bench.baseline_tasks",))
+    [worker] = common.start_workers(ctx, [spec])
+
+    def publish(run_ids: list[str], eta: Any) -> None:
+        with app.connection_for_write(ctx.broker_url) as broker:
+            for run_id in run_ids:
+                app.send_task(ONE_RUN_TASK, args=[run_id], eta=eta, connection=broker)
+
+    try:
+        slot = common.whole_second_after(2.5)
+        common.arm(slot)
+        common.wait_until(lambda: common.utcnow() >= slot - dispatch.lookahead(), 10, interval=0.01)
+        dispatch.dispatch(publisher=publish)
+        done_at = _wait_all_ended(m, slot.timestamp() + (60 if ctx.smoke else 300))
+        common.disarm()
+    finally:
+        worker.stop()
+    common.purge_broker(ctx)
+    elapsed = (done_at - slot.timestamp()) if done_at else None
+    return {
+        "m": m,
+        "succeeded": Run.objects.filter(end_reason=Run.EndReason.SUCCESS).count(),
+        "seconds": round(elapsed, 2) if elapsed else None,
+        "runs_per_s": round(m / elapsed, 1) if elapsed else None,
+    }
+
+
 def _median_of(samples: list[dict[str, Any]], key: str) -> float | None:
     values = [sample[key] for sample in samples if sample.get(key) is not None]
     return common.median(values) if values else None
@@ -133,7 +168,14 @@ def run(ctx: Context) -> dict[str, Any]:
         1: [spec("b2-scale-w1", concurrency=1)],
         2: [spec("b2-scale-w1", concurrency=1), spec("b2-scale-w2", beat=False, concurrency=1)],
     }
-    samples: dict[str, list[dict[str, Any]]] = {"hourglass": [], "wrk": [], "task": [], "scale1": [], "scale2": []}
+    samples: dict[str, list[dict[str, Any]]] = {
+        "hourglass": [],
+        "wrk": [],
+        "task": [],
+        "run_task": [],
+        "scale1": [],
+        "scale2": [],
+    }
     with common.Target(ctx) as target:
         for round_number in range(repeat):
             ctx.log(f"round {round_number + 1}/{repeat}")
@@ -141,6 +183,7 @@ def run(ctx: Context) -> dict[str, Any]:
             samples["wrk"].append(wrk(ctx, target))
             samples["hourglass"].append(hourglass(ctx, target, m, single))
             samples["task"].append(one_task_per_request(ctx, target, m_tasks))
+            samples["run_task"].append(one_task_per_run(ctx, target, m_tasks))
             samples["scale1"].append(hourglass(ctx, target, m, scale[1]))
             samples["scale2"].append(hourglass(ctx, target, m, scale[2]))
             for name, values in samples.items():
@@ -148,6 +191,7 @@ def run(ctx: Context) -> dict[str, Any]:
     ours = _median_of(samples["hourglass"], "runs_per_s")
     wrk_rps = _median_of(samples["wrk"], "requests_per_s")
     task_rps = _median_of(samples["task"], "runs_per_s")
+    run_task_rps = _median_of(samples["run_task"], "runs_per_s")
     one, two = _median_of(samples["scale1"], "runs_per_s"), _median_of(samples["scale2"], "runs_per_s")
     shares = Counter()
     for sample in samples["scale2"]:
@@ -163,6 +207,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "task_runs_per_s": task_rps,
         "vs_wrk": common.ratio(ours, wrk_rps),
         "vs_task": common.ratio(ours, task_rps),
+        "run_task_runs_per_s": run_task_rps,
+        "vs_run_task": common.ratio(ours, run_task_rps),
         "scale_out": {"one": one, "two": two, "ratio": common.ratio(two, one), "batches": dict(shares)},
         "machine": common.server_versions(),
     }
@@ -193,11 +239,18 @@ def markdown(result: dict[str, Any]) -> str:
             common.fmt(result["vs_wrk"]),
         ],
         [
-            "one Celery task per request",
+            "one Celery task per request (plain task, no database)",
             result["m_tasks"],
             runs("task"),
             result["task_runs_per_s"],
             common.fmt(result["vs_task"]),
+        ],
+        [
+            "one Celery task per run (Hourglass's executor, batch of 1)",
+            result["m_tasks"],
+            runs("run_task"),
+            result["run_task_runs_per_s"],
+            common.fmt(result["vs_run_task"]),
         ],
     ]
     scale = result["scale_out"]

@@ -172,6 +172,7 @@ class WorkerSpec:
     beat: bool = True
     concurrency: int = 2
     include: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # extra environment, e.g. engine tuning
 
 
 def _worker_ready(beat: bool) -> Callable[[str], bool]:
@@ -187,7 +188,8 @@ def start_workers(ctx: Context, specs: Sequence[WorkerSpec], timeout: float = 60
         argv += ["-B"] if spec.beat else []
         for module in spec.include:
             argv += ["-I", module]
-        procs.append(Proc(spec.name, argv, dict(ctx.worker_env), ctx.out_dir / "logs").start(None))
+        env = {**ctx.worker_env, **dict(spec.env)}
+        procs.append(Proc(spec.name, argv, env, ctx.out_dir / "logs").start(None))
     try:
         for proc, spec in zip(procs, specs, strict=True):
             proc.wait_ready(_worker_ready(spec.beat), timeout)
