@@ -73,6 +73,8 @@ def prunable_runs(job: Job, now: datetime) -> QuerySet[Run]:
 
 def _delete_batch(run_ids: list[object]) -> int:
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            return _delete_batch_by_array(run_ids)
         # Steps and retry links first, by plain UPDATE/DELETE, so the runs' own delete has no
         # cascade to collect.
         RunStep.objects.filter(run_id__in=run_ids).delete()
@@ -86,6 +88,24 @@ def _delete_batch(run_ids: list[object]) -> int:
             cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({sql})", params)  # noqa: S608
             deleted = cursor.rowcount
     return deleted
+
+
+def _delete_batch_by_array(run_ids: list[object]) -> int:
+    """The same three statements with the ids as one uuid[] parameter.
+
+    Django's IN (%s, …) with 1,000 placeholders cost about 20 ms of Python per batch (building the
+    lookup, then psycopg parsing the long query), a third of prune_all's time (bench b4).
+    """
+    quote = connection.ops.quote_name
+    runs, steps = quote(Run._meta.db_table), quote(RunStep._meta.db_table)
+    step_run, retry_of = quote(RunStep._meta.get_field("run").column), quote(Run._meta.get_field("retry_of").column)
+    pk, status = quote(Run._meta.pk.column), quote(Run._meta.get_field("status").column)
+    ids = [Run._meta.pk.to_python(run_id) for run_id in run_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {steps} WHERE {step_run} = ANY(%s::uuid[])", [ids])  # noqa: S608
+        cursor.execute(f"UPDATE {runs} SET {retry_of} = NULL WHERE {retry_of} = ANY(%s::uuid[])", [ids])  # noqa: S608
+        cursor.execute(f"DELETE FROM {runs} WHERE {pk} = ANY(%s::uuid[]) AND {status} = %s", [ids, Run.Status.ENDED])  # noqa: S608
+        return cursor.rowcount
 
 
 def prune_job(job: Job, now: datetime, *, batch_size: int = BATCH_SIZE, dry_run: bool = False) -> int:
