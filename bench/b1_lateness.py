@@ -1,13 +1,14 @@
-"""B1 lateness: request sent − scheduled slot, for N jobs due in the same instant.
+"""B1 lateness: request sent − scheduled slot, for N jobs due in the same minute.
 
-Hourglass: N every-minute HTTP jobs, all made due at one whole second T, fired by a real
+Hourglass: N `* * * * *` HTTP jobs whose next slot is the same minute T, fired by a real
 `celery worker -B --concurrency=2` (beat ticks the dispatcher). Lateness is the arrival time of
 each job's request at the responder minus T: the request as sent, on loopback.
 
-Baseline, same N, same responder: stock django-celery-beat, one PeriodicTask per job (an every-
-minute IntervalSchedule whose next run is T) firing a plain Celery task that sends the request.
-The interval schedule's is_due is cheaper than crontab's, so this favours the baseline; beat's
-tick (one due entry per tick, a full schedule comparison each) is the same for both.
+Baseline, same N, same responder: stock django-celery-beat, one PeriodicTask per job (a
+`* * * * *` CrontabSchedule, last run the minute before T) firing a plain Celery task that sends
+the request, in the same kind of worker.
+Smoke runs use every-60-s interval schedules due at the next whole second instead, so that
+they need not wait for a minute to turn.
 A job that never fired within the bound counts as infinitely late, so a p99 shown as "> bound"
 is a lower bound.
 """
@@ -21,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from bench import common
 from bench.baseline_tasks import TASK_NAME
@@ -34,6 +35,15 @@ FULL_SIZES = (100, 1000, 5000)
 SMOKE_SIZES = (5,)
 BASELINE_PREFIX = "bench-beat-"
 TUNED = (("HOURGLASS_DISPATCH_LOOKAHEAD_MS", "5000"),)
+EVERY_MINUTE = "* * * * *"
+CRONTAB_FIELDS = {
+    "minute": "*",
+    "hour": "*",
+    "day_of_week": "*",
+    "day_of_month": "*",
+    "month_of_year": "*",
+    "timezone": "UTC",
+}
 
 
 def _lateness(first: dict[str, float], keys: list[str], slot_epoch: float) -> list[float]:
@@ -48,11 +58,11 @@ def hourglass(
     common.purge_broker(ctx)
     team = common.bench_team()
     keys = [str(index) for index in range(n)]
-    common.make_jobs(team, [target.url(f"/r/{key}") for key in keys])
+    common.make_jobs(team, [target.url(f"/r/{key}") for key in keys], cron="" if ctx.smoke else EVERY_MINUTE)
     [worker] = common.start_workers(ctx, [common.WorkerSpec(f"b1-hourglass-{n}", env=env)])
     try:
         target.receipts()  # forget anything earlier
-        slot = common.whole_second_after(1.5 if ctx.smoke else 2.5)
+        slot = common.whole_second_after(1.5) if ctx.smoke else common.minute_after(2.5)
         common.arm(slot)
         first = common.collect_receipts(target, set(keys), slot.timestamp() + bound_s)
         common.disarm()
@@ -89,17 +99,20 @@ def stock_beat(ctx: Context, target: common.Target, n: int, bound_s: float) -> d
     _remove_baseline_tasks()
     # Beat fires only the N tasks: the system tasks are switched off for this run.
     PeriodicTask.objects.filter(name__in=[spec.name for spec in SYSTEM_TASKS]).update(enabled=False)
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
     keys = [f"beat{index}" for index in range(n)]
     # Beat must have loaded all N entries before the slot.
-    lead = 5 if ctx.smoke else 15 + n * 0.004
-    slot = common.whole_second_after(lead)
+    if ctx.smoke:
+        schedule = {"interval": IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)[0]}
+        slot = common.whole_second_after(5)
+    else:
+        schedule = {"crontab": CrontabSchedule.objects.get_or_create(**CRONTAB_FIELDS)[0]}
+        slot = common.minute_after(15 + n * 0.004)
     PeriodicTask.objects.bulk_create(
         [
             PeriodicTask(
                 name=f"{BASELINE_PREFIX}{key}",
                 task=TASK_NAME,
-                interval=every_minute,
+                **schedule,
                 args=json.dumps([target.url(f"/r/{key}")]),
                 last_run_at=slot - timedelta(seconds=60),
             )

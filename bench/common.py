@@ -269,6 +269,12 @@ def whole_second_after(seconds: float) -> datetime:
     return moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
+def minute_after(seconds: float) -> datetime:
+    """The first whole minute at least `seconds` from now."""
+    moment = utcnow() + timedelta(seconds=seconds)
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
 def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
     """check() until truthy or the deadline; returns its last value."""
     deadline = time.monotonic() + timeout
@@ -373,8 +379,10 @@ def save(ctx: Context, name: str, result: dict[str, Any], markdown: str) -> None
 # --- Jobs for the engine benchmarks ---------------------------------------------------------
 
 
-def make_jobs(team: Any, urls: Sequence[str], *, prefix: str = "b", timeout_ms: int = 10000) -> list[Any]:
-    """One every-minute HTTP job per URL, enabled but not yet due (arm() gives them their slot)."""
+def make_jobs(
+    team: Any, urls: Sequence[str], *, prefix: str = "b", timeout_ms: int = 10000, cron: str = ""
+) -> list[Any]:
+    """One every-minute HTTP job per URL (an interval, or `cron`), enabled but not yet due (arm() gives the slot)."""
     from jobs.models import Job, JobStep
 
     jobs = [
@@ -382,9 +390,9 @@ def make_jobs(team: Any, urls: Sequence[str], *, prefix: str = "b", timeout_ms: 
             team=team,
             natural_id=f"{prefix}-{index}",
             name=f"{prefix} {index}",
-            schedule_kind=Job.Kind.INTERVAL,
-            cron_expression="",
-            interval_seconds=60,
+            schedule_kind=Job.Kind.CRON if cron else Job.Kind.INTERVAL,
+            cron_expression=cron,
+            interval_seconds=None if cron else 60,
             next_run_at=None,
             keep_runs=100,
         )
