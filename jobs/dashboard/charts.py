@@ -6,6 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+
 from history.models import Run
 
 FAILURES = frozenset({"failed", "timeout", "crashed", "blocked", "log_overflow"})
@@ -48,6 +52,27 @@ class Chart:
     bars: list[Bar]
     max_label: str = ""
     baseline: float = 0
+
+    # The bars' markup is built here rather than in a template loop: 25 sparklines of 20 bars,
+    # six variables each, were two thirds of the jobs list's rendering time (bench b6).
+    def spark_rects(self) -> SafeString:
+        return format_html_join(
+            "",
+            '<rect class="{}" x="{}" y="{}" width="{}" height="{}" rx="1"><title>{}</title></rect>',
+            ((bar.outcome, bar.x, bar.y, bar.width, bar.height, bar.label) for bar in self.bars),
+        )
+
+    def linked_rects(self) -> SafeString:
+        """Each bar a link to its run's page."""
+        return format_html_join(
+            "",
+            '<a href="{}"><rect class="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect></a>',
+            (
+                (reverse("history:run-detail", args=[bar.run_id]), bar.outcome, bar.x, bar.y, bar.width, bar.height)
+                + (bar.label,)
+                for bar in self.bars
+            ),
+        )
 
 
 def _label(run: Run) -> str:
