@@ -214,7 +214,12 @@ def generate(jobs: int, runs_per_job: int, *, keep_runs: int = 100) -> None:
 def ensure(ctx: common.Context, jobs: int, runs_per_job: int) -> Dataset:
     """The dataset, generated unless the (PostgreSQL) database already holds exactly this one."""
     spec = f"jobs={jobs} runs_per_job={runs_per_job} v1"
-    reuse = connection.vendor == "postgresql" and not ctx.smoke and _marker() == spec
+    reuse = (
+        connection.vendor == "postgresql"
+        and not ctx.smoke
+        and _marker() == spec
+        and Run.objects.count() == jobs * runs_per_job
+    )
     if not reuse:
         ctx.log(f"generating {jobs:,} jobs × {runs_per_job} runs")
         generate(jobs, runs_per_job)
