@@ -1,9 +1,12 @@
-"""The embedded broker: kombu's filesystem transport, with messages that appear whole.
+"""The embedded broker: kombu's filesystem transport, with files that appear whole.
 
 Stock kombu writes a message straight into its final file name, so a consumer listing the
-folder can move and read it half-written; the worker then dies on a JSONDecodeError. Here a
-message is written under a name no consumer matches and renamed into place, which is atomic
-on one filesystem.
+folder can move and read it half-written; the worker then dies on a JSONDecodeError. It
+also creates an exchange's binding table by truncating the file before it takes the lock,
+so a publisher can read an empty table (JSONDecodeError again), and two processes binding
+at once can each write a table without the other's queue. Here every file is written under
+a name no reader looks at and renamed into place, which is atomic on one filesystem, and
+bindings are read-modify-written under a lock file of their own.
 """
 
 from __future__ import annotations
@@ -18,17 +21,38 @@ from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
 
+def _write_whole(final: str, content: bytes) -> None:
+    directory, name = os.path.split(final)
+    partial = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.part")  # no reader matches ".*.part"
+    with open(partial, "wb") as handle:
+        handle.write(content)
+    os.replace(partial, final)
+
+
 class Channel(filesystem.Channel):
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
-        partial = os.path.join(self.data_folder_out, f".{name}.part")  # `_get` only takes "*.<queue>.msg"
         try:
-            with open(partial, "wb") as handle:
-                handle.write(str_to_bytes(dumps(payload)))
-            os.replace(partial, final)
+            _write_whole(final, str_to_bytes(dumps(payload)))
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        table = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        try:
+            with open(table.with_suffix(".lock"), "a") as guard:
+                filesystem.lock(guard, filesystem.LOCK_EX)
+                try:
+                    queues = self.get_table(exchange)
+                    if entry not in queues:
+                        _write_whole(str(table), str_to_bytes(dumps([entry, *queues])))
+                finally:
+                    filesystem.unlock(guard)
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot open {table}") from exc
 
 
 class Transport(filesystem.Transport):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from kombu import Connection
+from kombu import Connection, Exchange, Queue
 
 from config.broker import Transport
 
@@ -57,3 +57,31 @@ def test_a_consumer_racing_a_producer_reads_every_message_whole(tmp_path):
     assert sorted(p["index"] for p in received) == list(range(count))
     assert all(p["padding"] == PAYLOAD["padding"] for p in received)
     assert not list((tmp_path / "q").glob(".*.part"))
+
+
+def test_processes_binding_at_once_keep_every_queue_and_never_read_a_torn_table(tmp_path):
+    options = _options(tmp_path)
+    shared = Exchange("shared", type="direct")
+    names = [f"q{index}" for index in range(12)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(names))
+
+    def bind(name: str) -> None:
+        try:
+            with Connection("filesystem://", transport_options=options) as conn:
+                start.wait(10)
+                Queue(name, shared, routing_key=name)(conn.default_channel).declare()
+                conn.default_channel.get_table("shared")  # a reader racing the writers
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bind, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    with Connection("filesystem://", transport_options=options) as conn:
+        bound = {queue for _, _, queue in conn.default_channel.get_table("shared")}
+    assert bound == set(names)
