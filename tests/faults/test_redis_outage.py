@@ -93,7 +93,7 @@ def none_pending_before(job, moment) -> bool:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known fault, not yet fixed: in about one run in two the worker exits on the broker loss - kombu's "
+    reason="known fault, not yet fixed: in about one run in three the worker exits on the broker loss - kombu's "
     "restore_unacked on close raises AttributeError ('NoneType' object has no attribute 'hostname') in "
     "kombu/transport/redis.py _connparams, the consumer stops and beat shuts down; nothing restarts it",
 )
