@@ -5,28 +5,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from history.models import Run
-from jobs.dispatch import dispatch
 from jobs.models import Job
-from tests.engine.dispatch_support import T0, Published, at, interval_job
+from tests.engine.dispatch_support import T0, at, interval_job
 from tests.factories import JobFactory, RunFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published() -> Published:
-    return Published()
-
-
-@pytest.fixture
-def tick(django_capture_on_commit_callbacks, published):
-    """dispatch(now) with its messages recorded as they are sent, on commit."""
-
-    def run(now, **options):
-        with django_capture_on_commit_callbacks(execute=True):
-            return dispatch(now, publisher=published, **options)
-
-    return run
 
 
 def test_it_creates_a_pending_run_for_a_due_slot_and_advances_the_job(team, published, tick):

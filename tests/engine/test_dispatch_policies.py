@@ -4,27 +4,13 @@ from datetime import timedelta
 import pytest
 
 from history.models import Run
-from jobs.dispatch import MAX_SLOTS_PER_TICK, dispatch, latest_slot_before
+from jobs.dispatch import MAX_SLOTS_PER_TICK, latest_slot_before
 from jobs.models import Job
 from jobs.schedules import Schedule
-from tests.engine.dispatch_support import T0, Published, at, interval_job
+from tests.engine.dispatch_support import T0, at, interval_job
 from tests.factories import JobFactory, RunFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published() -> Published:
-    return Published()
-
-
-@pytest.fixture
-def tick(django_capture_on_commit_callbacks, published):
-    def run(now, **options):
-        with django_capture_on_commit_callbacks(execute=True):
-            return dispatch(now, publisher=published, **options)
-
-    return run
 
 
 def runs_of(job: Job) -> list[tuple]:

@@ -3,25 +3,10 @@ import pytest
 from history.models import Run
 from history.services import run_trigger
 from jobs import publish
-from jobs.dispatch import dispatch
-from tests.engine.dispatch_support import T0, Published, at, interval_job
+from tests.engine.dispatch_support import T0, at, interval_job
 from tests.factories import JobFactory, RunFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published() -> Published:
-    return Published()
-
-
-@pytest.fixture
-def tick(django_capture_on_commit_callbacks, published):
-    def run(now):
-        with django_capture_on_commit_callbacks(execute=True):
-            return dispatch(now, publisher=published)
-
-    return run
 
 
 def retry_of(run: Run, not_before) -> Run:

@@ -4,15 +4,10 @@ import pytest
 
 from history.models import Run, RunStep
 from jobs.reaper import reap
-from tests.engine.dispatch_support import T0, Published, at, interval_job
+from tests.engine.dispatch_support import T0, at, interval_job
 from tests.factories import RunFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published() -> Published:
-    return Published()
 
 
 @pytest.fixture

@@ -1,0 +1,24 @@
+"""Dispatcher and reaper fixtures: their messages recorded as they are sent, on commit."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.dispatch import dispatch
+from tests.engine.dispatch_support import Published
+
+
+@pytest.fixture
+def published() -> Published:
+    return Published()
+
+
+@pytest.fixture
+def tick(django_capture_on_commit_callbacks, published):
+    """dispatch(now) with its messages recorded as they are sent, on commit."""
+
+    def run(now, **options):
+        with django_capture_on_commit_callbacks(execute=True):
+            return dispatch(now, publisher=published, **options)
+
+    return run
