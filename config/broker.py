@@ -7,11 +7,18 @@ so a publisher can read an empty table (JSONDecodeError again), and two processe
 at once can each write a table without the other's queue. Here every file is written under
 a name no reader looks at and renamed into place, which is atomic on one filesystem, and
 bindings are read-modify-written under a lock file of their own.
+
+Within one process, kombu keeps the filesystem transport's bindings in a process-global
+state and marks a binding as declared before it writes the table file. A second thread
+(a gunicorn thread, the clock worker's publisher) then skips the bind, reads a table
+without its queue and drops its message silently. Binding here is serialised per process,
+so "declared" always means "in the file".
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from time import monotonic
 from typing import Any
@@ -29,7 +36,14 @@ def _write_whole(final: str, content: bytes) -> None:
     os.replace(partial, final)
 
 
+_bind_lock = threading.Lock()
+
+
 class Channel(filesystem.Channel):
+    def queue_bind(self, *args: Any, **kwargs: Any) -> None:
+        with _bind_lock:
+            super().queue_bind(*args, **kwargs)
+
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)

@@ -85,3 +85,26 @@ def test_processes_binding_at_once_keep_every_queue_and_never_read_a_torn_table(
     with Connection("filesystem://", transport_options=options) as conn:
         bound = {queue for _, _, queue in conn.default_channel.get_table("shared")}
     assert bound == set(names)
+
+
+def test_threads_declaring_a_queue_at_once_in_one_process_lose_no_message(tmp_path):
+    # kombu's process-global binding state says "bound" before the table file is written;
+    # a thread that publishes in that window would route its message nowhere.
+    options = _options(tmp_path)
+    threads_per_round, rounds = 8, 10
+    for round_ in range(rounds):
+        name = f"bind{round_}"
+        start = threading.Barrier(threads_per_round)
+
+        def publish(name: str = name, start: threading.Barrier = start) -> None:
+            with Connection("filesystem://", transport_options=options) as conn:
+                start.wait(10)
+                conn.SimpleQueue(name).put({"round": name})
+
+        threads = [threading.Thread(target=publish) for _ in range(threads_per_round)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        stored = list((tmp_path / "q").glob(f"*.{name}.msg"))
+        assert len(stored) == threads_per_round, f"round {round_}: {len(stored)} stored"
