@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -33,9 +34,54 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-def _login_key(request: HttpRequest, username: str) -> str:
+def _login_key(request: HttpRequest) -> str:
+    username = request.POST.get("username", "")
     ident = f"{username.strip().lower()}|{request.META.get('REMOTE_ADDR', '')}"
     return "login-fail:" + hashlib.sha256(ident.encode()).hexdigest()
+
+
+def _window() -> int:
+    return getattr(settings, "LOGIN_FAILURE_WINDOW", 15 * 60)
+
+
+def _blocked(key: str) -> bool:
+    return cache.get(key, 0) >= getattr(settings, "LOGIN_FAILURE_LIMIT", 5)
+
+
+def _blocked_message() -> str:
+    return f"Too many failed sign-ins. Try again in {max(1, _window() // 60)} minutes."
+
+
+def _record(key: str, response: HttpResponse) -> None:
+    """A login form that comes back (200) is a failed attempt; a redirect is a success and clears the count."""
+    if response.status_code == 200:
+        if cache.add(key, 1, _window()) is False:
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, _window())
+    elif response.status_code in (301, 302, 303):
+        cache.delete(key)
+
+
+def throttle_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap any sign-in view (the DRF browsable API's, the admin's) in the same per-username-and-address
+    counter as the dashboard's, so no login form offers an attacker fresh attempts."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        key = _login_key(request)
+        if _blocked(key):
+            response = HttpResponse(_blocked_message(), status=429, content_type="text/plain; charset=utf-8")
+            response["Retry-After"] = str(_window())
+            return response
+        response = view(request, *args, **kwargs)
+        _record(key, response)
+        return response
+
+    return wrapped
 
 
 class ThrottledLoginView(auth_views.LoginView):
@@ -43,23 +89,14 @@ class ThrottledLoginView(auth_views.LoginView):
     seconds, the login form answers 429 (with Retry-After) without checking the password."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        key = _login_key(request, request.POST.get("username", ""))
-        limit = getattr(settings, "LOGIN_FAILURE_LIMIT", 5)
-        window = getattr(settings, "LOGIN_FAILURE_WINDOW", 15 * 60)
-        if cache.get(key, 0) >= limit:
+        key = _login_key(request)
+        if _blocked(key):
             form = self.get_form()
             form.errors.clear()
-            form.add_error(None, "Too many failed sign-ins. Try again in 15 minutes.")
+            form.add_error(None, _blocked_message())
             response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(window)
+            response["Retry-After"] = str(_window())
             return response
         response = super().post(request, *args, **kwargs)
-        if response.status_code == 200:  # the form came back with an error: a failed attempt
-            if cache.add(key, 1, window) is False:
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, window)
-        else:
-            cache.delete(key)
+        _record(key, response)
         return response

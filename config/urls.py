@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from config.health import healthz
 from config.metrics import metrics
-from config.security import ThrottledLoginView
+from config.security import ThrottledLoginView, throttle_login
 from jobs import views as job_views
 
 urlpatterns = [
@@ -17,11 +17,28 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("", include("jobs.urls")),
     path("", include("history.urls")),
+    # Every sign-in form shares the dashboard's brute-force throttle.
+    path("admin/login/", throttle_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     # The peer dialects (Northflank, prunner, Krafter, RunWisp) on the paths their seed pages give.
     path("", include("history.dialects.urls")),
     path("api/", include("config.api")),
-    path("api-auth/", include("rest_framework.urls")),
+    path(
+        "api-auth/",
+        include(
+            (
+                [
+                    path(
+                        "login/",
+                        throttle_login(auth_views.LoginView.as_view(template_name="rest_framework/login.html")),
+                        name="login",
+                    ),
+                    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+                ],
+                "rest_framework",
+            )
+        ),
+    ),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
 ]

@@ -95,6 +95,33 @@ def test_login_is_throttled_per_username_and_address(client, owner):
     cache.clear()
 
 
+@pytest.mark.parametrize("url", ["/api-auth/login/", "/admin/login/"])
+def test_every_other_sign_in_form_is_throttled_too(client, owner, url):
+    cache.clear()
+    owner.set_password("right-password")
+    owner.is_staff = True
+    owner.save()
+    for _ in range(5):
+        assert client.post(url, {"username": owner.username, "password": "wrong"}).status_code == 200
+    blocked = client.post(url, {"username": owner.username, "password": "right-password"})
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session
+    # The right password from another address still signs in.
+    other = client.post(url, {"username": owner.username, "password": "right-password"}, REMOTE_ADDR="198.51.100.7")
+    assert other.status_code == 302
+    assert "_auth_user_id" in client.session
+    cache.clear()
+
+
+def test_failures_on_one_sign_in_form_count_on_the_others(client, owner):
+    cache.clear()
+    for url in ("/api-auth/login/", "/admin/login/", reverse("login")) * 2:
+        client.post(url, {"username": owner.username, "password": "wrong"})
+    assert client.post(reverse("login"), {"username": owner.username, "password": "wrong"}).status_code == 429
+    cache.clear()
+
+
 def test_api_throttle_answers_429_with_retry_after(as_key, owner, settings):
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "apikey": "2/minute"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}

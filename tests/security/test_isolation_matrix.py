@@ -49,6 +49,7 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "login": ("get", "/accounts/login/", None, row(200, 302, 302, 302, 302, 302, 200, 200, 200, 200)),
     "logout": ("post-form", "/accounts/logout/", {}, row(302, 302, 302, 302, 302, 302, 302, 302, 302, 302)),
     "rest_framework:login": ("get", "/api-auth/login/", None, row(200, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
+    "admin-login": ("get", "/admin/login/", None, row(200, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
     "rest_framework:logout": (
         "post-form",
         "/api-auth/logout/",
