@@ -129,6 +129,8 @@ def run_list(*, actor: Actor, job: Job | None = None, filters: Mapping[str, Any]
     else:
         queryset = run_visible(actor=actor)
     data = filters if hasattr(filters, "getlist") else _normalized(filters or {})
+    if not any(name in data for name in RunFilter.base_filters):
+        return queryset  # nothing to narrow by: spare the FilterSet (a deep copy of its filters per request)
     filterset = RunFilter(data=data, queryset=queryset)
     if not filterset.is_valid():
         raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})

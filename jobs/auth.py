@@ -13,6 +13,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
@@ -54,7 +56,14 @@ def apikey_verify(raw: str) -> ApiKey:
     if parsed is None:
         raise exceptions.AuthenticationFailed("Malformed API key.")
     prefix, secret = parsed
-    key = ApiKey.objects.select_related("team", "created_by").filter(prefix=prefix).first()
+    # The creator's role comes in the same query; jobs.access.key_permissions reads it from the row.
+    role = Subquery(ApiKey.creator_role(OuterRef("team_id"), OuterRef("created_by_id")))
+    key = (
+        ApiKey.objects.select_related("team", "created_by")
+        .annotate(**{ApiKey.CREATOR_ROLE: Coalesce(role, Value(""))})
+        .filter(prefix=prefix)
+        .first()
+    )
     # Compare even when no row matched, so timing does not tell which prefixes exist.
     expected = key.secret_hash if key else hash_secret("")
     if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
