@@ -1,4 +1,4 @@
-"""The embedded broker: kombu's filesystem transport, with files that appear whole.
+"""The brokers: kombu's filesystem transport with files that appear whole, and Redis that survives its own loss.
 
 Stock kombu writes a message straight into its final file name, so a consumer listing the
 folder can move and read it half-written; the worker then dies on a JSONDecodeError. It
@@ -13,19 +13,31 @@ state and marks a binding as declared before it writes the table file. A second 
 (a gunicorn thread, the clock worker's publisher) then skips the bind, reads a table
 without its queue and drops its message silently. Binding here is serialised per process,
 so "declared" always means "in the file".
+
+Redis: when the broker goes away, celery tears the connection down (the transport loses its
+client) before every channel is closed. A channel still holding unacknowledged messages (a
+worker holds ETA messages unacked until they are due) then tries to hand them back to Redis
+on close, builds a new client from the missing connection info, and raises AttributeError;
+celery takes that for a fatal error and the worker exits instead of reconnecting. Here such a
+channel skips the hand-back: those messages are still in Redis's unacked set (kombu returns
+them to their queue after the visibility timeout), and if Redis lost them, Hourglass
+re-publishes every pending run whose message is overdue (jobs.reaper).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
 from time import monotonic
 from typing import Any
 
-from kombu.transport import TRANSPORT_ALIASES, filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem, redis
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
+
+logger = logging.getLogger(__name__)
 
 
 def _write_whole(final: str, content: bytes) -> None:
@@ -73,6 +85,28 @@ class Transport(filesystem.Transport):
     Channel = Channel
 
 
+class RedisQoS(redis.QoS):
+    def restore_unacked(self, client: Any = None) -> None:
+        if client is None and self.channel.connection.client is None:
+            if self._delivered:
+                logger.warning(
+                    "Broker connection already closed: %d unacknowledged message(s) left for Redis to restore",
+                    len(self._delivered),
+                )
+            self._delivered.clear()
+            return
+        super().restore_unacked(client)
+
+
+class RedisChannel(redis.Channel):
+    QoS = RedisQoS
+
+
+class RedisTransport(redis.Transport):
+    Channel = RedisChannel
+
+
 def register() -> None:
-    """Make `filesystem://` broker URLs use this transport."""
+    """Make `filesystem://` and `redis://` broker URLs use these transports."""
     TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
+    TRANSPORT_ALIASES["redis"] = TRANSPORT_ALIASES["rediss"] = "config.broker:RedisTransport"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 
+import pytest
 from kombu import Connection, Exchange, Queue
 
-from config.broker import Transport
+from config.broker import RedisTransport, Transport
 
 PAYLOAD = {"run_ids": ["x" * 36] * 100, "padding": "y" * 200_000}  # big enough to take a while to write
 
@@ -108,3 +111,32 @@ def test_threads_declaring_a_queue_at_once_in_one_process_lose_no_message(tmp_pa
             thread.join(30)
         stored = list((tmp_path / "q").glob(f"*.{name}.msg"))
         assert len(stored) == threads_per_round, f"round {round_}: {len(stored)} stored"
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the PG+Redis pass runs it)")
+def test_a_redis_channel_closed_after_its_connection_keeps_the_worker_alive():
+    # Celery, on losing the broker, detaches the transport from its connection before closing
+    # every channel. A channel holding an unacked message (an ETA task) used to raise
+    # AttributeError from there, which stops the worker.
+    with Connection(os.environ["REDIS_URL"]) as conn:
+        assert isinstance(conn.transport, RedisTransport)
+        channel = conn.channel()
+        name = f"hourglass-test-{uuid.uuid4().hex}"
+        queue = conn.SimpleQueue(name, channel=channel)
+        tag = None
+        try:
+            queue.put({"eta": "later"})
+            message = queue.get(timeout=5)  # delivered, not acknowledged
+            tag = message.delivery_tag
+            assert message.payload == {"eta": "later"}
+            assert len(channel.qos._delivered) == 1
+            conn._do_close_transport()
+            channel.close()  # must not raise
+            assert channel.closed
+        finally:
+            with Connection(os.environ["REDIS_URL"]) as cleanup:
+                cleanup.SimpleQueue(name).queue.delete()
+                client = cleanup.default_channel.client
+                if tag is not None:  # the message Redis keeps for restoring: not for any other test
+                    client.hdel("unacked", tag)
+                    client.zrem("unacked_index", tag)
