@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
-from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
 from history.models import Run
+from history.paths import run_url
 
 FAILURES = frozenset({"failed", "timeout", "crashed", "blocked", "log_overflow"})
 
@@ -68,8 +68,7 @@ class Chart:
             "",
             '<a href="{}"><rect class="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect></a>',
             (
-                (reverse("history:run-detail", args=[bar.run_id]), bar.outcome, bar.x, bar.y, bar.width, bar.height)
-                + (bar.label,)
+                (run_url(bar.run_id), bar.outcome, bar.x, bar.y, bar.width, bar.height) + (bar.label,)
                 for bar in self.bars
             ),
         )

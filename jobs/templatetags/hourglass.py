@@ -10,6 +10,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from history import paths
 from history.models import Run, RunStep
 from jobs.dashboard.charts import format_ms, outcome_of
 
@@ -21,6 +22,12 @@ FINISHED_STEPS = frozenset({RunStep.Status.DONE, RunStep.Status.ERROR, RunStep.S
 @register.filter
 def ms(value: int | float | None) -> str:
     return format_ms(value)
+
+
+@register.filter
+def run_url(run_id: Any) -> str:
+    """The run's dashboard page: `{{ run.pk|run_url }}`, the same as {% url 'history:run-detail' %} but cheaper."""
+    return paths.run_url(run_id)
 
 
 @register.filter
