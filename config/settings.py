@@ -196,6 +196,25 @@ else:
         "store_processed": False,
         "polling_interval": 0.1,
     }
+
+# --- Cache: shared by every process (throttles, sign-in failure counts); see config/cache.py ------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "hourglass-cache",
+            # A Redis that stops answering costs a request at most this long, not a hang.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True  # safe because every task is idempotent

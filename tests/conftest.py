@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ from jobs.models import Team
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 pytest_plugins = ["tests.target"]
+
+
+def pytest_configure(config) -> None:
+    from django.conf import settings
+
+    # The cache is shared (Redis or var/cache); a namespace per session keeps concurrent runs apart.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"hourglass-test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

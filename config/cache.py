@@ -1,0 +1,87 @@
+"""The cache every process shares: API throttles and the sign-in failure counts live here.
+
+With REDIS_URL it is Redis; otherwise a folder under var/. Either way the web workers, however
+many, count against one limit (Django's default, a per-process memory cache, would let each
+gunicorn worker grant the full rate again).
+
+Redis here fails open: while it is unreachable, reads miss and writes are dropped with a
+warning, and the limits are not enforced until it is back. The API and the dashboard keep
+serving through a broker outage, which matters more than a throttle.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+WARN_EVERY_S = 30.0
+_FALLBACK = {"get": "default", "add": False, "has_key": False, "touch": False, "delete": False, "get_many": {}}
+
+
+class FailOpenRedisCacheClient(RedisCacheClient):
+    _last_warning = 0.0
+
+    def _warn(self, operation: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - FailOpenRedisCacheClient._last_warning >= WARN_EVERY_S:
+            FailOpenRedisCacheClient._last_warning = now
+            logger.warning("Cache unavailable (%s: %s); throttles are not enforced until it is back", operation, exc)
+
+
+def _fail_open(name: str) -> Callable[..., Any]:
+    method = getattr(RedisCacheClient, name)
+
+    @functools.wraps(method)
+    def wrapper(self: FailOpenRedisCacheClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except RedisError as exc:
+            self._warn(name, exc)
+            if name == "incr":
+                raise ValueError("cache unavailable") from exc  # what a missing key raises: callers handle it
+            fallback = _FALLBACK.get(name)
+            if fallback == "default":
+                return kwargs.get("default", args[1] if len(args) > 1 else None)
+            return fallback
+
+    return wrapper
+
+
+for _name in ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many"):
+    setattr(FailOpenRedisCacheClient, _name, _fail_open(_name))
+
+
+class FailOpenRedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = FailOpenRedisCacheClient
+
+    def clear(self) -> bool:
+        """Delete this cache's keys only: the database is shared with the broker's queues."""
+        client = self._cache.get_client(write=True)
+        pattern = self.make_key("*")
+        try:
+            for chunk in _chunks(client.scan_iter(match=pattern, count=500), 500):
+                client.delete(*chunk)
+        except RedisError as exc:
+            logger.warning("Cache unavailable (clear: %s)", exc)
+        return True
+
+
+def _chunks(items: Any, size: int) -> Any:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
