@@ -91,12 +91,6 @@ def none_pending_before(job, moment) -> bool:
     return not Run.objects.filter(job=job, status__in=["pending", "running"], scheduled_for__lt=moment).exists()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known fault, not yet fixed: in about one run in three the worker exits on the broker loss - kombu's "
-    "restore_unacked on close raises AttributeError ('NoneType' object has no attribute 'hostname') in "
-    "kombu/transport/redis.py _connparams, the consumer stops and beat shuts down; nothing restarts it",
-)
 def test_broker_down_then_back_and_flushed_loses_no_run(start_worker, own_redis, team, owner, target):
     worker = start_worker(
         REDIS_URL=f"redis://127.0.0.1:{own_redis.port}/0",
@@ -118,6 +112,7 @@ def test_broker_down_then_back_and_flushed_loses_no_run(start_worker, own_redis,
 
     recovered = {"end_reason": "success", "scheduled_for__gte": up_at}
     wait_until(lambda: runs_of(late, **recovered), 60, "a run after the broker came back", worker)
+    assert worker.process.poll() is None, "the worker exited on the broker loss:\n" + worker.log_tail(80)
     wait_until(lambda: none_pending_before(late, up_at), 45, "the late job's slots to drain", worker)
     wait_until(lambda: none_pending_before(missed, up_at), 30, "the grace-5 job's slots to drain", worker)
     during = Run.objects.filter(job=late, scheduled_for__gte=down_at, scheduled_for__lt=up_at)
