@@ -53,7 +53,7 @@ def key_permissions(key: ApiKey) -> frozenset[str]:
         return scopes & frozenset(PERMISSIONS)
     role = getattr(key, ApiKey.CREATOR_ROLE, None)  # annotated by jobs.auth.apikey_verify: no second query
     if role is None:
-        role = ApiKey.creator_role(key.team_id, key.created_by_id).first()
+        role = next(iter(ApiKey.creator_role(key.team_id, key.created_by_id)), "")
     return scopes & permissions_for(role or "")
 
 

@@ -85,7 +85,7 @@ class ApiKey(models.Model):
         verbose_name = "API key"
 
     # Where jobs.auth.apikey_verify puts the creator's role, read in the same query as the key.
-    CREATOR_ROLE = "creator_role"
+    CREATOR_ROLE = "creator_role_in_team"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -93,7 +93,8 @@ class ApiKey(models.Model):
     @staticmethod
     def creator_role(team_id: Any, user_id: Any) -> models.QuerySet:
         """The role of a key's creator in the key's team: one column, at most one row (also a subquery)."""
-        return Membership.objects.filter(team_id=team_id, user_id=user_id).values_list("role", flat=True)[:1]
+        rows = Membership.objects.filter(team_id=team_id, user_id=user_id).order_by()  # no joins for Meta.ordering
+        return rows.values_list("role", flat=True)[:1]
 
 
 class JobQuerySet(models.QuerySet):

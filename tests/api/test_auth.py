@@ -9,6 +9,8 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
+from jobs.access import key_permissions
+from jobs.auth import apikey_verify
 from jobs.models import ApiKey, Membership
 from jobs.services import apikey_create, apikey_revoke
 
@@ -132,6 +134,18 @@ def test_a_key_shrinks_when_its_creator_is_demoted(as_key, team, editor, job):
     Membership.objects.filter(user=editor, team=team).update(role="viewer")
     assert client.patch(f"/api/jobs/{job.pk}", {"name": "b"}, format="json").status_code == 403
     assert client.get(f"/api/jobs/{job.pk}").status_code == 200
+
+
+def test_a_keys_permissions_follow_its_creators_role_with_or_without_the_annotation(team, editor):
+    # apikey_verify reads the creator's role in the key's own query; a key loaded any other way
+    # (admin, shell) looks it up.
+    key, raw = apikey_create(team=team, name="k", scopes=["job:read", "job:edit"], created_by=editor)
+    plain = ApiKey.objects.get(pk=key.pk)
+    assert key_permissions(plain) == key_permissions(apikey_verify(raw)) == {"job:read", "job:edit"}
+    Membership.objects.filter(user=editor, team=team).update(role="viewer")
+    assert key_permissions(ApiKey.objects.get(pk=key.pk)) == key_permissions(apikey_verify(raw)) == {"job:read"}
+    Membership.objects.filter(user=editor, team=team).delete()
+    assert key_permissions(ApiKey.objects.get(pk=key.pk)) == key_permissions(apikey_verify(raw)) == frozenset()
 
 
 def test_session_login_works(as_user, viewer, job):
