@@ -23,17 +23,27 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 WARN_EVERY_S = 30.0
+PAUSE_S = 2.0
 _FALLBACK = {"get": "default", "add": False, "has_key": False, "touch": False, "delete": False, "get_many": {}}
 
 
 class FailOpenRedisCacheClient(RedisCacheClient):
-    _last_warning = 0.0
+    """After a failure, calls skip Redis for PAUSE_S: a Redis that hangs costs one request its
+    socket timeout, not every request."""
 
-    def _warn(self, operation: str, exc: Exception) -> None:
+    _last_warning = 0.0
+    _down_until = 0.0
+
+    def _failed(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()
+        self._down_until = now + PAUSE_S  # this client's: another cache (or thread) keeps trying
         if now - FailOpenRedisCacheClient._last_warning >= WARN_EVERY_S:
             FailOpenRedisCacheClient._last_warning = now
             logger.warning("Cache unavailable (%s: %s); throttles are not enforced until it is back", operation, exc)
+
+
+class _Paused(RedisError):
+    pass
 
 
 def _fail_open(name: str) -> Callable[..., Any]:
@@ -42,9 +52,12 @@ def _fail_open(name: str) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: FailOpenRedisCacheClient, *args: Any, **kwargs: Any) -> Any:
         try:
+            if time.monotonic() < self._down_until:
+                raise _Paused("paused after a failure")
             return method(self, *args, **kwargs)
         except RedisError as exc:
-            self._warn(name, exc)
+            if not isinstance(exc, _Paused):
+                self._failed(name, exc)
             if name == "incr":
                 raise ValueError("cache unavailable") from exc  # what a missing key raises: callers handle it
             fallback = _FALLBACK.get(name)

@@ -57,7 +57,8 @@ DEAD_REDIS = {
 }
 
 
-def test_an_unreachable_redis_reads_as_misses_and_drops_writes(caplog):
+def test_an_unreachable_redis_reads_as_misses_and_drops_writes(caplog, monkeypatch):
+    monkeypatch.setattr("config.cache.PAUSE_S", 0.0)  # try Redis on every call here
     dead = FailOpenRedisCache(DEAD_REDIS["default"]["LOCATION"], DEAD_REDIS["default"])
     started = time.monotonic()
     assert dead.get("k") is None
@@ -71,6 +72,24 @@ def test_an_unreachable_redis_reads_as_misses_and_drops_writes(caplog):
     assert dead.clear() is True
     assert time.monotonic() - started < 10
     assert "Cache unavailable" in caplog.text
+
+
+def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped_for_a_while():
+    with socket.socket() as mute:  # accepts connections, never answers
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(16)
+        location = f"redis://127.0.0.1:{mute.getsockname()[1]}/0"
+        hung = FailOpenRedisCache(location, {"OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}})
+        started = time.monotonic()
+        assert hung.get("k", "fallback") == "fallback"
+        first = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(10):
+            assert hung.get("k", "fallback") == "fallback"
+            hung.set("k", 1, 60)
+        following = time.monotonic() - started
+    assert first >= 0.4  # it did wait for the socket timeout once
+    assert following < 0.2  # and not twenty times more
 
 
 @pytest.mark.django_db
