@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from html import escape
 
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from history.models import Run
 from history.paths import run_url
@@ -54,24 +54,27 @@ class Chart:
     baseline: float = 0
 
     # The bars' markup is built here rather than in a template loop: 25 sparklines of 20 bars,
-    # six variables each, were two thirds of the jobs list's rendering time (bench b6).
+    # six variables each, were two thirds of the jobs list's rendering time (bench b6). And with
+    # f-strings rather than format_html: its per-argument escaping was still a fifth of the page.
     def spark_rects(self) -> SafeString:
-        return format_html_join(
-            "",
-            '<rect class="{}" x="{}" y="{}" width="{}" height="{}" rx="1"><title>{}</title></rect>',
-            ((bar.outcome, bar.x, bar.y, bar.width, bar.height, bar.label) for bar in self.bars),
+        return _safe(
+            f'<rect class="{escape(bar.outcome)}" x="{bar.x}" y="{bar.y}" width="{bar.width}" '
+            f'height="{bar.height}" rx="1"><title>{escape(bar.label)}</title></rect>'
+            for bar in self.bars
         )
 
     def linked_rects(self) -> SafeString:
         """Each bar a link to its run's page."""
-        return format_html_join(
-            "",
-            '<a href="{}"><rect class="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect></a>',
-            (
-                (run_url(bar.run_id), bar.outcome, bar.x, bar.y, bar.width, bar.height) + (bar.label,)
-                for bar in self.bars
-            ),
+        return _safe(
+            f'<a href="{escape(run_url(bar.run_id))}"><rect class="{escape(bar.outcome)}" x="{bar.x}" y="{bar.y}" '
+            f'width="{bar.width}" height="{bar.height}"><title>{escape(bar.label)}</title></rect></a>'
+            for bar in self.bars
         )
+
+
+def _safe(parts: Iterable[str]) -> SafeString:
+    """Markup whose every text and attribute value went through html.escape (numbers are floats)."""
+    return mark_safe("".join(parts))  # noqa: S308 - each interpolated string is escaped above
 
 
 def _label(run: Run) -> str:
