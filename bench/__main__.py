@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 BENCHES = {
@@ -82,22 +83,11 @@ def _claim_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"which to run (default all): {', '.join(BENCHES)}")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the scripts work, measure nothing")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions where a benchmark takes medians")
-    parser.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-minute load to drop below this")
-    parser.add_argument("--sizes", default="", help="comma-separated sizes overriding the defaults (exploring)")
-    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench", help="where results go")
-    args = parser.parse_args(argv)
-    unknown = [name for name in args.names if name not in BENCHES]
-    if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
-
+def prepare(*, out: Path, **options: Any) -> Any:
+    """Point this process at the benchmarks' database and Redis, migrate, and return the Context."""
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
-    env = _environment(database_url, redis_url, args.out / "var")
+    env = _environment(database_url, redis_url, out / "var")
     os.environ.update(env)
     if database_url.startswith("postgres"):
         _create_database(database_url)
@@ -112,11 +102,25 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("collectstatic", verbosity=0, interactive=False)  # the dashboard renders with DEBUG off
-    ctx = common.Context(
+    return common.Context(out_dir=out, worker_env={**os.environ, **env}, broker_url=redis_url, **options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"which to run (default all): {', '.join(BENCHES)}")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the scripts work, measure nothing")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions where a benchmark takes medians")
+    parser.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-minute load to drop below this")
+    parser.add_argument("--sizes", default="", help="comma-separated sizes overriding the defaults (exploring)")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench", help="where results go")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+
+    ctx = prepare(
+        out=args.out,
         smoke=args.smoke,
-        out_dir=args.out,
-        worker_env={**os.environ, **env},
-        broker_url=redis_url,
         repeat=args.repeat,
         max_load=args.max_load,
         sizes=tuple(int(size) for size in args.sizes.split(",") if size.strip()),
