@@ -64,6 +64,22 @@ def _record(key: str, response: HttpResponse) -> None:
         cache.delete(key)
 
 
+def _guarded(
+    request: HttpRequest, respond: Callable[[], HttpResponse], blocked: Callable[[str], HttpResponse]
+) -> HttpResponse:
+    """Answer `blocked(message)` (429, Retry-After) without checking the password once the username
+    and address have failed too often; otherwise answer `respond()` and count the outcome."""
+    key = _login_key(request)
+    if _blocked(key):
+        response = blocked(_blocked_message())
+        response.status_code = 429
+        response["Retry-After"] = str(_window())
+        return response
+    response = respond()
+    _record(key, response)
+    return response
+
+
 def throttle_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap any sign-in view (the DRF browsable API's, the admin's) in the same per-username-and-address
     counter as the dashboard's, so no login form offers an attacker fresh attempts."""
@@ -72,31 +88,25 @@ def throttle_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        key = _login_key(request)
-        if _blocked(key):
-            response = HttpResponse(_blocked_message(), status=429, content_type="text/plain; charset=utf-8")
-            response["Retry-After"] = str(_window())
-            return response
-        response = view(request, *args, **kwargs)
-        _record(key, response)
-        return response
+        return _guarded(
+            request,
+            lambda: view(request, *args, **kwargs),
+            lambda message: HttpResponse(message, content_type="text/plain; charset=utf-8"),
+        )
 
     return wrapped
 
 
 class ThrottledLoginView(auth_views.LoginView):
     """After LOGIN_FAILURE_LIMIT failures for one username from one address within LOGIN_FAILURE_WINDOW
-    seconds, the login form answers 429 (with Retry-After) without checking the password."""
+    seconds, the login form answers 429 (with Retry-After and the message on the form) without
+    checking the password."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        key = _login_key(request)
-        if _blocked(key):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, _blocked_message())
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(_window())
-            return response
-        response = super().post(request, *args, **kwargs)
-        _record(key, response)
-        return response
+        return _guarded(request, lambda: super(ThrottledLoginView, self).post(request, *args, **kwargs), self._blocked)
+
+    def _blocked(self, message: str) -> HttpResponse:
+        form = self.get_form()
+        form.errors.clear()
+        form.add_error(None, message)
+        return self.render_to_response(self.get_context_data(form=form))

@@ -7,8 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -18,6 +20,12 @@ from jobs.services import apikey_create
 from tests.factories import JobFactory
 
 ROLE_FIXTURES = ("owner", "editor", "operator", "viewer")
+
+
+def throttle_rates(**rates: str) -> override_settings:
+    """REST_FRAMEWORK with these throttle rates (by scope: apikey=, user=) over the configured ones."""
+    merged = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
+    return override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged})
 
 
 @pytest.fixture(autouse=True)

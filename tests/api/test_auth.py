@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
-from rest_framework.settings import api_settings
 
 from jobs.access import key_permissions
 from jobs.auth import apikey_verify
 from jobs.models import ApiKey, Membership
 from jobs.services import apikey_create, apikey_revoke
+from tests.api.conftest import throttle_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -155,9 +154,8 @@ def test_session_login_works(as_user, viewer, job):
 
 
 def test_it_throttles_keys_with_retry_after(as_key, job):
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "apikey": "3/minute"}
     client = as_key("job:read")
-    with override_settings(REST_FRAMEWORK={**_rest_settings(), "DEFAULT_THROTTLE_RATES": rates}):
+    with throttle_rates(apikey="3/minute"):
         codes = [client.get("/api/jobs").status_code for _ in range(4)]
         response = client.get("/api/jobs")
     assert codes == [200, 200, 200, 429]
@@ -167,14 +165,7 @@ def test_it_throttles_keys_with_retry_after(as_key, job):
 
 
 def test_it_throttles_session_users(as_user, viewer, job):
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "2/minute"}
     client = as_user(viewer)
-    with override_settings(REST_FRAMEWORK={**_rest_settings(), "DEFAULT_THROTTLE_RATES": rates}):
+    with throttle_rates(user="2/minute"):
         codes = [client.get("/api/jobs").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
-
-
-def _rest_settings() -> dict:
-    from django.conf import settings
-
-    return dict(settings.REST_FRAMEWORK)

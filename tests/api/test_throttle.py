@@ -7,30 +7,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.test import override_settings
-from rest_framework.settings import api_settings
 
 from jobs.auth import ApiKeyRateThrottle
+from tests.api.conftest import throttle_rates
 
 pytestmark = pytest.mark.django_db
 
 WINDOW_START = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)  # a whole minute: window boundaries fall on :00
 
 
-def _limited(per_minute: int):
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "apikey": f"{per_minute}/minute"}
-    return override_settings(REST_FRAMEWORK={**_rest(), "DEFAULT_THROTTLE_RATES": rates})
-
-
-def _rest() -> dict:
-    from django.conf import settings
-
-    return dict(settings.REST_FRAMEWORK)
-
-
 def test_a_window_boundary_does_not_hand_out_a_fresh_allowance(as_key, job):
     client = as_key("job:read")
-    with _limited(3), time_machine.travel(WINDOW_START + timedelta(seconds=59.5), tick=False) as clock:
+    with (
+        throttle_rates(apikey="3/minute"),
+        time_machine.travel(WINDOW_START + timedelta(seconds=59.5), tick=False) as clock,
+    ):
         assert [client.get("/api/jobs").status_code for _ in range(3)] == [200, 200, 200]
         clock.move_to(WINDOW_START + timedelta(seconds=60.5))  # a new minute: the last one still weighs ~99%
         assert client.get("/api/jobs").status_code == 429
@@ -40,7 +31,7 @@ def test_a_window_boundary_does_not_hand_out_a_fresh_allowance(as_key, job):
 
 def test_retry_after_is_when_one_more_request_fits(as_key, job):
     client = as_key("job:read")
-    with _limited(3), time_machine.travel(WINDOW_START, tick=False) as clock:
+    with throttle_rates(apikey="3/minute"), time_machine.travel(WINDOW_START, tick=False) as clock:
         for _ in range(3):
             client.get("/api/jobs")
         blocked = client.get("/api/jobs")
@@ -56,7 +47,7 @@ def test_retry_after_is_when_one_more_request_fits(as_key, job):
 def test_the_cache_holds_two_counters_not_a_timestamp_per_request(as_key, make_key, job):
     raw = make_key(["job:read"])
     client = as_key(raw)
-    with _limited(1000), time_machine.travel(WINDOW_START + timedelta(seconds=30), tick=False):
+    with throttle_rates(apikey="1000/minute"), time_machine.travel(WINDOW_START + timedelta(seconds=30), tick=False):
         for _ in range(50):
             assert client.get("/api/jobs").status_code == 200
         key = ApiKeyRateThrottle().cache_format % {"scope": "apikey", "ident": raw.split("_")[1]}
