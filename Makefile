@@ -38,10 +38,16 @@ WORKER_CMD := $(CELERY) worker -Q celery --concurrency=$(WORKER_CONCURRENCY) --h
 WEB_CMD := $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 8 --access-logfile -
 
 # Web server, beat (with the clock worker) and one executor worker; one Ctrl-C stops them all.
+# Each runs in a session of its own and the stop signal goes to the three main processes only,
+# which stop their own children. A signal to the whole group (a terminal's, a supervisor's) used to
+# reach celery's pool processes directly, and the worker could then hang in its shutdown for good.
 run: demo
 	@echo "Hourglass on http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the workers)"
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(CLOCK_CMD) & $(WORKER_CMD) & $(WEB_CMD) & wait
+	@trap 'kill $$pids 2>/dev/null; wait' INT TERM; \
+	setsid $(CLOCK_CMD) & pids=$$!; \
+	setsid $(WORKER_CMD) & pids="$$pids $$!"; \
+	setsid $(WEB_CMD) & pids="$$pids $$!"; \
+	wait
 
 web: migrate
 	$(WEB_CMD)
