@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 WORKER_CONCURRENCY ?= 2
 export HOURGLASS_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint fmt worker beat web migrate demo install install-dev bench clean
+.PHONY: run test lint fmt worker beat web migrate demo install install-dev bench chaos clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ fmt: install-dev
 
 bench: install-dev
 	$(PY) -m bench $(BENCH_ARGS)
+
+# A bounded soak under faults with its own PostgreSQL and broker under var/chaos/, then the
+# invariant checker; non-zero exit when an invariant is broken. CHAOS_MINUTES (10), CHAOS_SEED,
+# CHAOS_BROKER=redis|rabbitmq. See bench/chaos/soak.py and docs/reliability.md.
+chaos: install-dev
+	$(PY) -m bench.chaos
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

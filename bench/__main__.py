@@ -24,9 +24,11 @@ BENCHES = {
     "b4": "b4_retention",
     "b5": "b5_memory",
     "b6": "b6_dashboard",
+    "b7": "b7_isolation",
+    "b8": "b8_dispatch_tick",
 }
 # B3 and B6 share one generated dataset, which B4 (trimming its own) replaces: it goes last.
-DEFAULT_ORDER = ("b1", "b2", "b5", "b3", "b6", "b4")
+DEFAULT_ORDER = ("b1", "b2", "b7", "b8", "b5", "b3", "b6", "b4")
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_hourglass"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions where a benchmark takes medians")
     parser.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-minute load to drop below this")
     parser.add_argument("--sizes", default="", help="comma-separated sizes overriding the defaults (exploring)")
+    parser.add_argument("--runs", type=int, default=0, help="B3 and B6: runs in the history (default 1,000,000)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench", help="where results go")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHES]
@@ -124,13 +127,17 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat,
         max_load=args.max_load,
         sizes=tuple(int(size) for size in args.sizes.split(",") if size.strip()),
+        runs=args.runs,
     )
     for name in args.names or DEFAULT_ORDER:
         module = importlib.import_module(f"bench.{BENCHES[name]}")
         print(f"== {BENCHES[name]}{' (smoke)' if args.smoke else ''}", flush=True)
         started = time.monotonic()
         module.run(ctx)
-        print((args.out / f"{module.NAME}.md").read_text(), flush=True)
+        from bench.common import sized
+
+        sized_md = args.out / f"{sized(module.NAME, ctx)}.md"  # B3 and B6 name theirs by history size
+        print((sized_md if sized_md.exists() else args.out / f"{module.NAME}.md").read_text(), flush=True)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
     return 0
 

@@ -28,18 +28,18 @@ from bench import common
 from bench.baseline_tasks import ONE_RUN_TASK, TASK_NAME
 from bench.common import Context
 from history.models import Run
-from jobs import dispatch
-from jobs.clock import install_system_tasks
+from jobs.engine import dispatch
+from jobs.engine.clock import install_system_tasks
 
 NAME = "b2_throughput"
 
 
 def _wait_all_ended(m: int, deadline_at: float) -> float | None:
-    """Epoch time at which all m runs had ended, or None at the deadline."""
+    """Epoch time at which all m runs had ended, or None at the deadline (polled every 0.1 s)."""
     while time.time() < deadline_at:
         if Run.objects.filter(status=Run.Status.ENDED).count() >= m:
             return time.time()
-        time.sleep(0.2)
+        time.sleep(0.1)
     return None
 
 
@@ -52,9 +52,12 @@ def hourglass(ctx: Context, target: common.Target, m: int, workers: list[common.
     started = common.start_workers(ctx, workers)
     try:
         target.receipts()
-        slot = common.whole_second_after(1.5 if ctx.smoke else 2.5)
+        slot = common.whole_second_after(1.5 if ctx.smoke else common.staging_time())
         common.arm(slot)
+        common.wait_until(lambda: common.utcnow() >= slot, 60, interval=0.005)
+        cpu_before = common.cpu_ticks()
         done_at = _wait_all_ended(m, slot.timestamp() + (60 if ctx.smoke else 300))
+        cpu_after = common.cpu_ticks()
         common.disarm()
     finally:
         for proc in started:
@@ -71,6 +74,8 @@ def hourglass(ctx: Context, target: common.Target, m: int, workers: list[common.
         "runs_per_s": round(m / elapsed, 1) if elapsed else None,
         "batches_per_worker": batches,
         "stop_s": [proc.stop_seconds for proc in started],
+        # Of both cores, from the slot to the last ended row: what is left for a second worker.
+        "machine_busy": common.busy_share(cpu_before, cpu_after),
     }
 
 
@@ -130,13 +135,15 @@ def one_task_per_run(ctx: Context, target: common.Target, m: int) -> dict[str, A
     spec = common.WorkerSpec("b2-one-run", beat=False, include=("bench.baseline_tasks",))
     [worker] = common.start_workers(ctx, [spec])
 
-    def publish(run_ids: list[str], eta: Any) -> None:
+    slot = common.whole_second_after(1.5 if ctx.smoke else 2.5)
+
+    def publish(run_ids: list[str]) -> None:
+        # One message per run, due at the slot (Celery's ETA), each running the executor on its own.
         with app.connection_for_write(ctx.broker_url) as broker:
             for run_id in run_ids:
-                app.send_task(ONE_RUN_TASK, args=[run_id], eta=eta, connection=broker)
+                app.send_task(ONE_RUN_TASK, args=[run_id], eta=slot, connection=broker)
 
     try:
-        slot = common.whole_second_after(1.5 if ctx.smoke else 2.5)
         common.arm(slot)
         common.wait_until(lambda: common.utcnow() >= slot - dispatch.lookahead(), 10, interval=0.01)
         dispatch.dispatch(publisher=publish)
@@ -167,6 +174,9 @@ def _median_of(samples: list[dict[str, Any]], key: str) -> float | None:
 
 def run(ctx: Context) -> dict[str, Any]:
     m = (ctx.sizes or ((20,) if ctx.smoke else (5000,)))[0]
+    # The scale-out runs are longer, so that the fixed part of one (the first and last writes,
+    # polling for the last row) weighs little next to the sending.
+    m_scale = m if ctx.smoke else max(m, 20000)
     m_tasks = 20 if ctx.smoke else 2000
     repeat = 1 if ctx.smoke else ctx.repeat
     spec = common.WorkerSpec
@@ -193,9 +203,9 @@ def run(ctx: Context) -> dict[str, Any]:
             samples["run_task"].append(_timed(one_task_per_run, ctx, target, m_tasks))
             # At smoke size the one-worker run is the same code path as the one above: skipped.
             samples["scale1"].append(
-                samples["hourglass"][-1] if ctx.smoke else _timed(hourglass, ctx, target, m, scale[1])
+                samples["hourglass"][-1] if ctx.smoke else _timed(hourglass, ctx, target, m_scale, scale[1])
             )
-            samples["scale2"].append(_timed(hourglass, ctx, target, m, scale[2]))
+            samples["scale2"].append(_timed(hourglass, ctx, target, m_scale, scale[2]))
             for name, values in samples.items():
                 ctx.log(f"{name}: {values[-1]}")
     ours = _median_of(samples["hourglass"], "runs_per_s")
@@ -209,6 +219,7 @@ def run(ctx: Context) -> dict[str, Any]:
     result = {
         "name": NAME,
         "m": m,
+        "m_scale": m_scale,
         "m_tasks": m_tasks,
         "repeat": repeat,
         "samples": samples,
@@ -222,8 +233,11 @@ def run(ctx: Context) -> dict[str, Any]:
         "scale_out": {"one": one, "two": two, "ratio": common.ratio(two, one), "batches": dict(shares)},
         "machine": common.server_versions(),
     }
+    scale_ratio = result["scale_out"]["ratio"]
     result["goals"] = {
+        ">= 0.2x wrk": {"ratio": result["vs_wrk"], "met": result["vs_wrk"] is not None and result["vs_wrk"] >= 0.2},
         ">= 0.25x wrk": {"ratio": result["vs_wrk"], "met": result["vs_wrk"] is not None and result["vs_wrk"] >= 0.25},
+        "2 workers >= 1.8x 1 worker": {"ratio": scale_ratio, "met": scale_ratio is not None and scale_ratio >= 1.8},
         ">= 6x one task per request": {
             "ratio": result["vs_task"],
             "met": result["vs_task"] is not None and result["vs_task"] >= 6,
@@ -265,14 +279,27 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     scale = result["scale_out"]
     scale_rows = [
-        ["1 worker, --concurrency=1", result["m"], runs("scale1"), scale["one"], "1.00"],
-        ["2 workers, --concurrency=1 each", result["m"], runs("scale2"), scale["two"], common.fmt(scale["ratio"])],
+        [
+            "1 worker, --concurrency=1",
+            result["m_scale"],
+            runs("scale1"),
+            scale["one"],
+            "1.00",
+            runs("scale1", "machine_busy"),
+        ],
+        [
+            "2 workers, --concurrency=1 each",
+            result["m_scale"],
+            runs("scale2"),
+            scale["two"],
+            common.fmt(scale["ratio"]),
+            runs("scale2", "machine_busy"),
+        ],
     ]
     headers = ["what", "M", "runs/s per round", "median", "Hourglass / this"]
-    scale_headers = ["what", "M", "runs/s per round", "median", "vs 1 worker"]
+    scale_headers = ["what", "M", "runs/s per round", "median", "vs 1 worker", "both cores busy (share)"]
     lines = [common.table(headers, rows), "", common.table(scale_headers, scale_rows), ""]
     lines.append(f"Batches executed per worker in the 2-worker rounds: {scale['batches']}")
     lines.append("")
-    for goal, outcome in result["goals"].items():
-        lines.append(f"- {goal}: **{common.verdict(outcome['met'])}** ({outcome})")
+    lines += common.goal_lines(result["goals"])
     return "\n".join(lines)

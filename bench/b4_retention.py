@@ -178,6 +178,5 @@ def markdown(result: dict[str, Any]) -> str:
         common.table(headers, rows),
         "",
     ]
-    for goal, outcome in result["goals"].items():
-        lines.append(f"- {goal}: **{common.verdict(outcome['met'])}** ({outcome})")
+    lines += common.goal_lines(result["goals"])
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from typing import Any
 from bench import common
 from bench.common import Context
 from history.models import Run
-from jobs.clock import install_system_tasks
+from jobs.engine.clock import install_system_tasks
 
 NAME = "b5_memory"
 MIB = 1024 * 1024
@@ -161,6 +161,5 @@ def markdown(result: dict[str, Any]) -> str:
         common.table(headers, rows),
         "",
     ]
-    for goal, outcome in result["goals"].items():
-        lines.append(f"- {goal}: **{common.verdict(outcome['met'])}** ({outcome})")
+    lines += common.goal_lines(result["goals"])
     return "\n".join(lines)

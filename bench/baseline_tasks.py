@@ -2,8 +2,8 @@
 
 - bench.get_url: one task, one blocking HTTP request, nothing recorded. Stock django-celery-beat
   (B1) and one-task-per-request (B2) fire it.
-- bench.execute_one_run: the engine's executor for a single run, i.e. Hourglass with one Celery
-  task per run instead of one per batch (B2).
+- bench.execute_one_run: the engine for a single run, i.e. Hourglass with one Celery task per run
+  instead of one per batch, each run on an engine of its own (B2).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def get_url(url: str) -> int:
 
 @shared_task(name=ONE_RUN_TASK)
 def execute_one_run(run_id: str) -> None:
-    """Hourglass's own executor, but one message (and one event loop, one session) per run."""
-    from jobs.execute import execute_runs
+    """Hourglass's own engine, but one message (and one engine: loop, session, threads) per run."""
+    from jobs.engine.execute import execute_runs
 
     execute_runs([run_id])

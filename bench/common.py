@@ -37,6 +37,7 @@ class Context:
     repeat: int = 3
     max_load: float = 1.5  # wait (bounded) for the 1-minute load to drop below this before a run
     sizes: tuple[int, ...] = ()  # overrides a benchmark's sizes (N), for exploring
+    runs: int = 0  # B3 and B6: runs in the history (0: their default, 1,000,000)
     notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -141,6 +142,18 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat: sample twice for a busy share."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 2) if total else None
+
+
 def rss_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -182,6 +195,7 @@ class WorkerSpec:
     concurrency: int = 2
     include: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()  # extra environment, e.g. engine tuning
+    queues: str = ""  # -Q: e.g. "clock" for make run's beat worker, "celery" for its executor
 
 
 def _worker_ready(beat: bool) -> Callable[[str], bool]:
@@ -195,6 +209,7 @@ def start_workers(ctx: Context, specs: Sequence[WorkerSpec], timeout: float = 60
         argv = [str(CELERY), "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={spec.concurrency}"]
         argv += [f"--hostname={spec.name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
         argv += ["-B"] if spec.beat else []
+        argv += ["-Q", spec.queues] if spec.queues else []
         for module in spec.include:
             argv += ["-I", module]
         env = {**ctx.worker_env, **dict(spec.env)}
@@ -225,7 +240,21 @@ def purge_broker(ctx: Context) -> int:
 
 # --- Database -------------------------------------------------------------------------------
 
-ENGINE_TABLES = ("history_runstep", "history_run", "jobs_jobstep", "jobs_job")
+ENGINE_TABLES = (  # every table that refers to a job or a run, dependents first
+    "alerts_delivery",
+    "alerts_incident",
+    "alerts_alertrule_channels",
+    "alerts_alertrule",
+    "jobs_jobcalendar",
+    "history_runlink",
+    "history_runstep",
+    "history_runhourly",
+    "history_runbaseline",
+    "history_run",
+    "jobs_jobtrigger",
+    "jobs_jobstep",
+    "jobs_job",
+)
 
 
 def clear_jobs() -> None:
@@ -279,6 +308,16 @@ def whole_second_after(seconds: float) -> datetime:
     """The first whole second at least `seconds` from now."""
     moment = utcnow() + timedelta(seconds=seconds)
     return moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def staging_time(env: dict[str, str] | tuple[tuple[str, str], ...] = ()) -> float:
+    """Seconds a slot must be ahead of now for the workers to stage its runs in time: their
+    look-ahead (the worker environment's, else this process's setting) plus a margin."""
+    from django.conf import settings
+
+    configured = dict(env).get("HOURGLASS_DISPATCH_LOOKAHEAD_MS")
+    lookahead_ms = int(configured) if configured else settings.HOURGLASS_DISPATCH_LOOKAHEAD_MS
+    return lookahead_ms / 1000 + 1.5
 
 
 def minute_after(seconds: float) -> datetime:
@@ -378,6 +417,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def verdict(met: bool | None) -> str:
     return "met" if met else ("missed" if met is not None else "not measured")
+
+
+def goal_lines(goals: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per goal, `- <goal>: **met**/**missed** (<figures>)`, as docs/benchmarks.md quotes them."""
+    return [f"- {goal}: **{verdict(outcome['met'])}** ({outcome})" for goal, outcome in goals.items()]
+
+
+def sized(name: str, ctx: Context) -> str:
+    """A result's name, with the history size when it is not the default (b3_history_api_10m)."""
+    if not ctx.runs or ctx.runs == 1_000_000:
+        return name
+    return f"{name}_{ctx.runs // 1_000_000}m" if ctx.runs % 1_000_000 == 0 else f"{name}_{ctx.runs}"
 
 
 def save(ctx: Context, name: str, result: dict[str, Any], markdown: str) -> None:

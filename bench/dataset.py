@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 
 from bench import common
 from history.models import Run, RunStep
+from history.rollups import rollups_rebuild
 from jobs.models import ApiKey, Job, JobStep, Team
 from jobs.services import apikey_create, member_set
 
@@ -27,6 +29,11 @@ MARKER_TABLE = "bench_dataset"
 TEAM = "bench"
 USER = "bench-admin"
 SPAN = timedelta(days=7)
+DEFAULT_RUNS = 1_000_000
+# A job with this many runs in the week: its stats come from the hourly rollups (history.stats).
+BUSY_JOB = "job-busy"
+BUSY_RUNS = 100_000
+SMOKE_BUSY_RUNS = 2_500  # past history.stats.EXACT_LIMIT, so the smoke runs take the rollups too
 RUN_COLUMNS = (
     "id job_id team_id run_name triggered_by attempt backoff_limit status end_reason scheduled_for created_at "
     "started_at finished_at published_at duration_ms lateness_ms http_status response_body error exit_code "
@@ -53,6 +60,7 @@ class Dataset:
     jobs: int
     runs_per_job: int
     first_job: Job
+    busy_job: Job | None = None  # BUSY_JOB, when the dataset has one
 
 
 def _marker(spec: str | None = None) -> str | None:
@@ -82,8 +90,10 @@ def _people() -> tuple[Team, Any, str]:
     return team, membership.user, raw
 
 
-def _run_rows(jobs: list[Job], runs_per_job: int, now: datetime) -> Iterator[tuple[list[Any], list[Any]]]:
-    rng = random.Random(7)
+def _run_rows(
+    jobs: list[Job], runs_per_job: int, now: datetime, seed: int = 7
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    rng = random.Random(seed)  # noqa: S311 - test data
     reasons = [outcome for outcome in OUTCOMES for _ in range(outcome[1])]
     start = now - SPAN
     cadence = SPAN / runs_per_job
@@ -146,6 +156,91 @@ def _insert_postgresql(rows: Iterator[tuple[list[Any], list[Any]]]) -> None:
                 copy.write("\n".join(steps[start : start + 20000]) + "\n")
 
 
+# PostgreSQL: the same rows, made by the server from each job's natural ID and the run's number
+# (no Python per row: 10M runs in minutes, where building COPY text took 30 µs a run). A hash of
+# both stands in for the seeded generator; the outcomes keep OUTCOMES' weights.
+_SERVER_RUNS = f"""
+INSERT INTO {Run._meta.db_table} ({", ".join(RUN_COLUMNS)})
+SELECT id, job_id, team_id, natural_id || '-' || to_char(slot AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS'), 'cron', 1, 0,
+       'ended', reason, slot, slot - interval '900 ms', started, started + duration * interval '1 ms',
+       slot - interval '1 s', duration, lateness, status, body, error, exit_code, false, '{{}}', '{{}}',
+       jsonb_build_object('method', 'GET', 'url', 'https://example.com/hooks/' || natural_id,
+                          'headers', jsonb_build_object('User-Agent', 'Hourglass/0.1'), 'body', '',
+                          'timeout_ms', 30000),
+       'bench'
+FROM (
+    SELECT *, slot + lateness * interval '1 ms' AS started,
+           CASE WHEN reason = 'timeout' THEN 30000 ELSE 5 + (h >> 16) %% 896 END AS duration
+    FROM (
+        SELECT j.id AS job_id, j.team_id, j.natural_id, md5(j.natural_id || ':' || n)::uuid AS id,
+               date_trunc('second', %(start)s::timestamptz
+                   + ((j.position * 37) %% greatest(%(cadence)s::int, 1)) * interval '1 s'
+                   + n * %(cadence_ms)s::bigint * interval '1 ms') AS slot,
+               o.reason, o.status, o.exit_code, o.error, o.body,
+               2 + (h >> 8) %% 79 AS lateness, h
+        FROM (SELECT id, team_id, natural_id, row_number() OVER (ORDER BY natural_id) - 1 AS position
+              FROM jobs_job WHERE id = ANY(%(job_ids)s::uuid[])) j
+        CROSS JOIN generate_series(0, %(runs)s::int - 1) AS n
+        CROSS JOIN LATERAL (SELECT abs(hashtextextended(j.natural_id || ':' || n, 7)) AS h) hashed
+        CROSS JOIN LATERAL (
+            SELECT * FROM (VALUES
+                (0, 90, 'success', 200, 0, NULL, '{{"ok": true}}'),
+                (90, 96, 'failed', 500, 1, 'HTTP 500 is not a success status', '{{"error": "upstream failed"}}'),
+                (96, 98, 'timeout', NULL, 124, 'TimeoutError', NULL),
+                (98, 99, 'crashed', NULL, NULL,
+                 'Crashed: the worker stopped before the run finished (its lease expired).', NULL),
+                (99, 100, 'blocked', NULL, 125, 'blocked: 10.0.0.8 is a private address', NULL)
+            ) AS o(low, high, reason, status, exit_code, error, body)
+            WHERE h %% 100 >= o.low AND h %% 100 < o.high
+        ) o
+    ) drawn
+) runs
+"""  # noqa: S608 - model names
+_SERVER_STEPS = f"""
+INSERT INTO {RunStep._meta.db_table} ({", ".join(STEP_COLUMNS)})
+SELECT r.id, 'main', 'job:progress.invoking_job', 'http', '{{"name": "main"}}', '[]', 'on_success', 0,
+       CASE WHEN r.end_reason = 'success' THEN 'done' ELSE 'error' END,
+       CASE WHEN r.end_reason = 'success' THEN 'job:status.success' ELSE 'job:status.failed' END,
+       CASE WHEN r.http_status IS NOT NULL
+            THEN 'GET ' || (r.request ->> 'url') || ' returned ' || r.http_status || ' in ' || r.duration_ms || ' ms'
+            ELSE 'GET ' || (r.request ->> 'url') || ' failed: ' || r.error END,
+       r.exit_code, r.http_status, r.response_body, r.error, r.started_at, r.finished_at, r.duration_ms
+FROM {Run._meta.db_table} r WHERE r.job_id = ANY(%(job_ids)s::uuid[])
+"""  # noqa: S608 - model names
+# Plain indexes are dropped for the load and built again after it: maintaining them (three of
+# them trigram GIN) row by row took most of the time. Unique ones (constraints) stay.
+_LOADED_TABLES = (Run._meta.db_table, RunStep._meta.db_table)
+
+
+def _insert_in_server(groups: list[tuple[list[Job], int]], start: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename = ANY(%s) AND NOT EXISTS ("
+            "SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            [list(_LOADED_TABLES)],
+        )
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        # The rows are consistent by construction: skip the foreign-key triggers for the load.
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        for jobs, runs_per_job in groups:
+            cadence = SPAN / runs_per_job
+            params = {
+                "job_ids": [job.pk for job in jobs],
+                "runs": runs_per_job,
+                "start": start,
+                "cadence": max(int(cadence.total_seconds()), 1),
+                "cadence_ms": int(cadence.total_seconds() * 1000),
+            }
+            cursor.execute(_SERVER_RUNS, params)
+            cursor.execute(_SERVER_STEPS, params)
+        cursor.execute("SET LOCAL session_replication_role = origin")
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            cursor.execute(definition)
+
+
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return value.hex
@@ -172,26 +267,30 @@ def _insert_sqlite(rows: Iterator[tuple[list[Any], list[Any]]]) -> None:
         )
 
 
-def generate(jobs: int, runs_per_job: int, *, keep_runs: int = 100) -> None:
-    """Replace every job and run with `jobs` jobs of `runs_per_job` ended runs each."""
+def _job(team: Team, natural_id: str, name: str, keep_runs: int, now: datetime) -> Job:
+    return Job(
+        team=team,
+        natural_id=natural_id,
+        name=name,
+        schedule_kind=Job.Kind.CRON,
+        cron_expression="*/5 * * * *",
+        enabled=True,
+        next_run_at=now + timedelta(days=365),  # never due while the benchmarks run
+        keep_runs=keep_runs,
+    )
+
+
+def generate(jobs: int, runs_per_job: int, *, keep_runs: int = 100, busy_runs: int = 0) -> None:
+    """Replace every job and run with `jobs` jobs of `runs_per_job` ended runs each, and with
+    `busy_runs`, one more job (BUSY_JOB) with that many runs in the week and their hourly rollups."""
     common.clear_jobs()
     team = common.bench_team(TEAM)
     now = datetime.now(UTC).replace(microsecond=0)
-    job_rows = [
-        Job(
-            team=team,
-            natural_id=f"job-{index:05d}",
-            name=f"Nightly sync {index:05d}",
-            schedule_kind=Job.Kind.CRON,
-            cron_expression="*/5 * * * *",
-            enabled=True,
-            next_run_at=now + timedelta(days=365),  # never due while the benchmarks run
-            keep_runs=keep_runs,
-        )
-        for index in range(jobs)
-    ]
+    job_rows = [_job(team, f"job-{index:05d}", f"Nightly sync {index:05d}", keep_runs, now) for index in range(jobs)]
+    busy = [_job(team, BUSY_JOB, "Busy sync", busy_runs, now)] if busy_runs else []
+    groups = [(job_rows, runs_per_job)] + ([(busy, busy_runs)] if busy else [])
     with transaction.atomic():
-        Job.objects.bulk_create(job_rows, batch_size=2000)
+        Job.objects.bulk_create(job_rows + busy, batch_size=2000)
         JobStep.objects.bulk_create(
             [
                 JobStep(
@@ -199,32 +298,44 @@ def generate(jobs: int, runs_per_job: int, *, keep_runs: int = 100) -> None:
                     name="main",
                     config={"method": "GET", "url": f"https://example.com/hooks/{job.natural_id}", "timeout_ms": 30000},
                 )
-                for job in job_rows
+                for job in job_rows + busy
             ],
             batch_size=2000,
         )
-        rows = _run_rows(job_rows, runs_per_job, now)
         if connection.vendor == "postgresql":
-            _insert_postgresql(rows)
+            _insert_in_server(groups, now - SPAN)
         else:
-            _insert_sqlite(rows)
+            for seed, (group, runs) in enumerate(groups, start=7):
+                _insert_sqlite(_run_rows(group, runs, now, seed))
     common.analyze("history_run", "history_runstep", "jobs_job", "jobs_jobstep")
+    if busy:
+        rollups_rebuild(since=now - SPAN - timedelta(hours=1), job_ids=[busy[0].pk])
 
 
-def ensure(ctx: common.Context, jobs: int, runs_per_job: int) -> Dataset:
+def ensure(ctx: common.Context, jobs: int, runs_per_job: int, *, busy_runs: int = 0) -> Dataset:
     """The dataset, generated unless the (PostgreSQL) database already holds exactly this one."""
-    spec = f"jobs={jobs} runs_per_job={runs_per_job} v1"
+    spec = f"jobs={jobs} runs_per_job={runs_per_job} busy_runs={busy_runs} v2"
     reuse = (
         connection.vendor == "postgresql"
         and not ctx.smoke
         and _marker() == spec
-        and Run.objects.count() == jobs * runs_per_job
+        and Run.objects.count() == jobs * runs_per_job + busy_runs
     )
     if not reuse:
-        ctx.log(f"generating {jobs:,} jobs × {runs_per_job} runs")
-        generate(jobs, runs_per_job)
+        ctx.log(f"generating {jobs:,} jobs × {runs_per_job} runs" + (f" and one of {busy_runs:,}" if busy_runs else ""))
+        started = time.monotonic()
+        generate(jobs, runs_per_job, busy_runs=busy_runs)
+        ctx.log(f"generated in {time.monotonic() - started:.0f} s")
         if connection.vendor == "postgresql" and not ctx.smoke:
             _marker(spec)
     team, user, key = _people()
     first = Job.objects.filter(team=team).order_by("natural_id").first()
-    return Dataset(team, user, key, jobs, runs_per_job, first)
+    busy = Job.objects.filter(team=team, natural_id=BUSY_JOB).first() if busy_runs else None
+    return Dataset(team, user, key, jobs, runs_per_job, first, busy)
+
+
+def history_dataset(ctx: common.Context, smoke_jobs: int) -> Dataset:
+    """B3's and B6's dataset: ctx.runs runs (1M by default) over jobs of 100, plus the busy job."""
+    if ctx.smoke:
+        return ensure(ctx, smoke_jobs, 10, busy_runs=SMOKE_BUSY_RUNS)
+    return ensure(ctx, (ctx.runs or DEFAULT_RUNS) // 100, 100, busy_runs=BUSY_RUNS)

@@ -3,7 +3,8 @@
 Prints a pyinstrument call tree (and the median time per call) for:
 - api        B3's "job first page" request (the B3 dataset: 10,000 jobs x 100 runs, reused if present)
 - dashboard  B6's job list and job page (the same dataset)
-- executor   execute_runs in this process, batches of 100 runs against bench/responder.py
+- executor   one engine in this process, fed batches of 100 runs as a worker's tasks do, against
+             bench/responder.py; CPU counts every thread of the process
 It uses the benchmarks' database and Redis (BENCH_DATABASE_URL / BENCH_REDIS_URL) and settings.
 """
 
@@ -55,7 +56,7 @@ def api(ctx: object, repeat: int) -> None:
 
     from bench import b3_history_api, dataset
 
-    data = dataset.ensure(ctx, 10_000, 100)
+    data = dataset.history_dataset(ctx, smoke_jobs=20)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {data.key}")
     raw = b3_history_api.RawPages()
     request = _get(client, f"/api/jobs/{data.first_job.pk}/history?limit=30")
@@ -69,7 +70,7 @@ def dashboard(ctx: object, repeat: int) -> None:
 
     from bench import dataset
 
-    data = dataset.ensure(ctx, 10_000, 100)
+    data = dataset.history_dataset(ctx, smoke_jobs=20)
     client = Client()
     client.force_login(data.user)
     for label, page in (("job list", "/"), ("job page", f"/jobs/{data.first_job.pk}/")):
@@ -80,34 +81,41 @@ def dashboard(ctx: object, repeat: int) -> None:
 def executor(ctx: object, repeat: int) -> None:
     from bench import common
     from history.models import Run
-    from jobs import dispatch, execute
+    from jobs.engine import dispatch
+    from jobs.engine.engine import Engine
     from jobs.models import Job
 
     runs = max(repeat, 100) * 10
     with common.Target(ctx) as target:  # type: ignore[arg-type]
         common.clear_jobs()
         common.make_jobs(common.bench_team(), [target.url(f"/r/{index}") for index in range(runs)])
+        engine = Engine().start()  # one engine for every batch, as in a worker process
 
         def one_round() -> list[list[str]]:
             Run.objects.all().delete()
             now = common.utcnow()
             Job.objects.update(next_run_at=now)
             batches: list[list[str]] = []
-            dispatch.dispatch(now, publisher=lambda ids, eta: batches.append([str(run_id) for run_id in ids]))
+            dispatch.dispatch(now, publisher=lambda ids: batches.append([str(run_id) for run_id in ids]))
             return batches
+
+        def execute(batches: list[list[str]]) -> None:
+            # What the worker's tasks do, batch by batch: stage on this thread, hand to the engine.
+            for future in [engine.submit(batch, at_once=True) for batch in batches]:
+                future.result(120)
 
         for label in ("warm-up", "measured"):
             batches = one_round()
             started, started_cpu = time.perf_counter(), time.process_time()
-            for batch in batches:
-                execute.execute_runs(batch)
+            execute(batches)
             wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
             ended = Run.objects.filter(status=Run.Status.ENDED).count()
             print(
-                f"{label}: {ended} runs in {wall:.2f} s, {ended / wall:.0f} runs/s, CPU {cpu / ended * 1000:.2f} ms/run"
+                f"{label}: {ended} runs in {wall:.2f} s, {ended / wall:.0f} runs/s, CPU {cpu / ended * 1000:.3f} ms/run"
             )
         batches = one_round()
-        _profile(lambda: [execute.execute_runs(batch) for batch in batches], 1)
+        _profile(lambda: execute(batches), 1)
+        engine.shutdown(5)
 
 
 def main() -> int:

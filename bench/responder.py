@@ -4,6 +4,7 @@
 Routes (any method, HTTP/1.1 keep-alive unless the client sends `Connection: close`):
   /r/<key>        200 "ok"; records (key, arrival time) — the benchmarks' lateness clock
   /bytes/<n>      streams n bytes of 'x', honouring TCP back-pressure (works for gigabytes)
+  /hang           never answers (the connection stays open until the client gives up)
   /__receipts     the recorded receipts as JSON, then forgets them
   anything else   200 "ok", not recorded (what wrk hammers)
 It is a bare protocol on purpose: aiohttp's server would cost the target several times more
@@ -74,6 +75,8 @@ class Responder(asyncio.Protocol):
         path = path.split("?", 1)[0]
         if path.startswith("/r/"):
             self.receipts.append((path[3:], time.time()))
+        elif path.startswith("/hang"):
+            return
         elif path.startswith("/bytes/"):
             self.streaming = True
             asyncio.get_running_loop().create_task(self.stream(int(path[7:]), close))

@@ -21,7 +21,7 @@ on close, builds a new client from the missing connection info, and raises Attri
 celery takes that for a fatal error and the worker exits instead of reconnecting. Here such a
 channel skips the hand-back: those messages are still in Redis's unacked set (kombu returns
 them to their queue after the visibility timeout), and if Redis lost them, Hourglass
-re-publishes every pending run whose message is overdue (jobs.reaper).
+re-publishes every pending run whose message is overdue (jobs.engine.reaper).
 """
 
 from __future__ import annotations

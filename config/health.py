@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 from kombu import Connection
 
-from jobs import heartbeat
+from jobs.engine import heartbeat
 from jobs.models import Job
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -53,15 +53,21 @@ def _filesystem_broker(options: dict[str, Any]) -> Result:
     return _ok(transport="filesystem")
 
 
+def _is_amqp(url: str) -> bool:
+    return url.split(":", 1)[0] in {"amqp", "amqps", "pyamqp"}
+
+
 def check_broker() -> Result:
     options = dict(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {})
     # Two tries of at most half the bound each: one lost packet does not fail the check. Without
     # a socket timeout a Redis that accepts and never answers would hold the thread for ever.
     attempt = CHECK_TIMEOUT_SECONDS / 2
-    broker = Connection(
-        settings.CELERY_BROKER_URL, transport_options={**options, "socket_timeout": attempt}, connect_timeout=attempt
-    )
+    url = settings.CELERY_BROKER_URL
+    # RabbitMQ (py-amqp) bounds its handshake by connect_timeout and its reads by read_timeout.
+    bound = {"read_timeout": attempt, "write_timeout": attempt} if _is_amqp(url) else {"socket_timeout": attempt}
+    broker = Connection(url, transport_options={**options, **bound}, connect_timeout=attempt)
     transport = broker.transport_cls if isinstance(broker.transport_cls, str) else "broker"
+    transport = "amqp" if transport == "pyamqp" else transport
     try:
         if transport == "filesystem":
             return _filesystem_broker(options)
@@ -74,7 +80,7 @@ def check_broker() -> Result:
 
 
 def check_beat() -> Result:
-    """Beat ticks `dispatch` every second and the task records when it ran (jobs.heartbeat).
+    """Beat ticks `dispatch` every second and the task records when it ran (jobs.engine.heartbeat).
 
     Stale means beat, the broker or every worker is down. An enabled job whose slot is older than
     the same bound means the dispatcher runs but cannot keep up (or fails on that job).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,3 +45,24 @@ class PlainFormatter(logging.Formatter):
         text = super().formatMessage(record)
         ids = " ".join(f"{key}={record.__dict__[key]}" for key in PLAIN_FIELDS if key in record.__dict__)
         return f"{text} [{ids}]" if ids else text
+
+
+# The clock worker runs the dispatcher every second and the reaper every few: beat's "Sending due
+# task", the worker's "received" and the trace's "succeeded" would be three INFO lines a second at rest.
+_CLOCK_TASK = re.compile(r"\bhourglass\.(?:dispatch|reap)\b")
+_CLOCK_LOGGERS = frozenset({"celery.beat", "celery.worker.strategy", "celery.app.trace"})
+
+
+class ClockTasksAtDebug(logging.Filter):
+    """Celery's INFO lines about the clock tasks become DEBUG lines (shown only when the logger is at DEBUG).
+
+    Their failures keep their level; the executor's tasks keep their INFO lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.name not in _CLOCK_LOGGERS:
+            return True
+        if not _CLOCK_TASK.search(record.getMessage()):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

@@ -1,4 +1,4 @@
-"""RFC 9457 problem+json: the one exception handler for every DRF view, and the /api/ 404/500 pages.
+"""RFC 9457 problem+json: the one exception handler for every DRF view, and every other error on API paths.
 
 Django's ValidationError, Http404 and PermissionDenied are mapped to DRF's first, so services can
 raise plain Django errors and every API answers the same shape:
@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from jobs.auth import throttle_unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ def _flatten(detail: Any, path: str) -> list[tuple[str, str]]:
     if isinstance(detail, dict):
         pairs: list[tuple[str, str]] = []
         for key, value in detail.items():
-            child = path if key in _SKIPPED_KEYS else (f"{path}.{key}" if path else str(key))
+            if isinstance(key, int):  # a list's errors by index (DRF's ListSerializer)
+                child = f"{path}[{key}]"
+            else:
+                child = path if key in _SKIPPED_KEYS else (f"{path}.{key}" if path else str(key))
             pairs.extend(_flatten(value, child))
         return pairs
     if isinstance(detail, list):
@@ -81,6 +85,11 @@ def _flatten(detail: Any, path: str) -> list[tuple[str, str]]:
                 pairs.extend(_flatten(item, f"{path}[{index}]"))
         return pairs
     return [(path, str(detail))]
+
+
+def flatten_errors(detail: Any, path: str = "") -> list[tuple[str, str]]:
+    """A DRF error detail as (dotted path, message) pairs: steps[0].config.url."""
+    return _flatten(detail, path)
 
 
 def _located(path: str, request: Any) -> str:
@@ -147,12 +156,11 @@ def _detail_text(detail: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    exc = _to_drf(exc)
     request = context.get("request")
+    exc = throttle_unauthenticated(_to_drf(exc), request, context.get("view"))
     response = drf_exception_handler(exc, context)
     if response is None:
-        if settings.DEBUG:
-            return None  # the debug page is more use to a developer
+        # Also with DEBUG on: an API client gets problem+json, never Django's debug page; the log has the traceback.
         logger.error("Unhandled error in %s", getattr(request, "path", "?"), exc_info=exc)
         response = Response(status=status.HTTP_500_INTERNAL_SERVER_ERROR)
         detail = "The server failed to handle this request."
@@ -162,6 +170,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     extra: dict[str, Any] = dict(getattr(exc, "problem_extra", {}) or {})
     if isinstance(exc, exceptions.ValidationError):
         extra["errors"] = validation_errors(exc.detail, request, context.get("kwargs"))
+        lines = getattr(exc, "lines", None) or {}  # a file's line per location (a manifest's, jobs.api.manifest)
+        for error in extra["errors"]:
+            if error["location"] in lines:
+                error["line"] = lines[error["location"]]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in extra["errors"]) or "Invalid request."
     response.data = problem(response.status_code, detail, instance=instance, **extra)
     renderer = getattr(request, "accepted_renderer", None)
@@ -170,24 +182,39 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+# Where the API and the peer dialects answer (config/api.py, history/dialects/urls.py); prunner's
+# paths answer errors in prunner's shape, {"error": "..."}, as plain JSON.
+PRUNNER_PREFIXES = ("/job/", "/pipelines/")
+API_PREFIXES = ("/api/", "/v1/", *PRUNNER_PREFIXES)
+_DETAILS = {400: "Bad request.", 404: "No such resource.", 500: "The server failed to handle this request."}
 
 
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: URLs under /api/ that match no route answer problem+json too."""
-    if _is_api(request):
-        body = problem(404, "No such resource.", instance=request.get_full_path())
-        return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
-    return defaults.page_not_found(request, exception)
+def api_error_response(request: HttpRequest, status_code: int) -> HttpResponse:
+    """The body an API path answers an error with when no DRF view shaped it."""
+    detail = _DETAILS.get(status_code) or f"{HTTPStatus(status_code).phrase}."
+    if request.path.startswith(PRUNNER_PREFIXES):
+        return JsonResponse({"error": detail}, status=status_code)
+    body = problem(status_code, detail, instance=request.get_full_path())
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500 for errors raised outside DRF's views."""
-    if _is_api(request):
-        body = problem(500, "The server failed to handle this request.", instance=request.get_full_path())
-        return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
-    return defaults.server_error(request)
+class ApiErrorMiddleware:
+    """Errors Django answers itself on an API path become problem+json (prunner's shape on its paths):
+    a URL that matches no route, a bad Host header, a failure outside a DRF view, and with DEBUG on
+    the technical 404/500 pages, which must never reach an API client. Responses DRF rendered (the
+    problem+json handler's, the browsable API's pages) pass as they are. Installed first, so it sees
+    what every other middleware answered."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or isinstance(response, Response) or not request.path.startswith(API_PREFIXES):
+            return response
+        if response.get("Content-Type", "").startswith((PROBLEM_CONTENT_TYPE, "application/json")):
+            return response
+        return api_error_response(request, response.status_code)
 
 
 # --- OpenAPI ---------------------------------------------------------------------------------
@@ -197,6 +224,9 @@ class ProblemErrorSerializer(serializers.Serializer):
     location = serializers.CharField(help_text="Where the bad input is, e.g. query.limit or body.schedule.timezone.")
     message = serializers.CharField()
     value = serializers.JSONField(allow_null=True, help_text="The value that was rejected, when known.")
+    line = serializers.IntegerField(
+        required=False, help_text="For a file sent as text (a manifest): the line the bad input is on."
+    )
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -219,10 +249,14 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*codes: int) -> dict[Any, OpenApiResponse]:
-    """OpenAPI responses for the given error codes (always with 401, 404 and 429), as problem+json."""
+def problem_responses(*codes: int, described: dict[int, str] | None = None) -> dict[Any, OpenApiResponse]:
+    """OpenAPI responses for the given error codes (always with 401, 404 and 429), as problem+json.
+
+    `described` replaces the standard description of some codes, e.g. what makes a paged list's 400.
+    """
     wanted = sorted(set(codes) | {401, 404, 429})
+    texts = {**_DESCRIPTIONS, **(described or {})}
     return {
-        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=_DESCRIPTIONS.get(code, ""))
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=texts.get(code, ""))
         for code in wanted
     }

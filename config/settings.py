@@ -96,9 +96,12 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "jobs",
     "history",
+    "alerts",
 ]
 
 MIDDLEWARE = [
+    # First: it turns any error Django answers on an API path (404, 500, bad Host; DEBUG pages) into problem+json.
+    "config.problems.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "jobs.audit.AuditRequestMiddleware",
+    # A query string holding a NUL or a lone surrogate is a 400 before any view reads it.
+    "config.clean_input.CleanQueryMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
 ]
 
@@ -147,9 +152,15 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Times to the second, year first, in the admin and wherever Django formats a date itself (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+if DEBUG:
+    # Development serves the app folders through WhiteNoise's finders and collectstatic never runs,
+    # so the folder is made here (empty): WhiteNoise warns on every start without it.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -177,9 +188,22 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # --- Celery ---------------------------------------------------------------------------
+# The broker: CELERY_BROKER_URL or BROKER_URL (amqp:// for RabbitMQ, redis://), else REDIS_URL,
+# else the filesystem in var/. REDIS_URL alone also holds the shared cache (below).
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
+BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("BROKER_URL") or REDIS_URL
+BROKER_SCHEMES = {"amqp", "pyamqp", "amqps", "redis", "rediss"}
+if BROKER_URL and urlparse(BROKER_URL).scheme not in BROKER_SCHEMES:
+    raise ImproperlyConfigured(f"broker URL scheme {urlparse(BROKER_URL).scheme!r} is not supported")
+if BROKER_URL.startswith(("amqp", "pyamqp")):
+    CELERY_BROKER_URL = BROKER_URL
+    # Connect and heartbeat within seconds, so a broker that went away (or a cut link) is noticed
+    # and the worker reconnects instead of waiting on a dead socket for minutes.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+    CELERY_BROKER_CONNECTION_TIMEOUT = 4
+    CELERY_BROKER_HEARTBEAT = env_int("HOURGLASS_BROKER_HEARTBEAT_SECONDS", 10)
+elif BROKER_URL:
+    CELERY_BROKER_URL = BROKER_URL
     # Longer than the longest ETA (the dispatcher's look-ahead) plus the run lease, so Redis
     # never redelivers a message whose run is still legitimately in flight.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -215,6 +239,12 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+# Sign-in throttle (every sign-in form): failures per username from one address, and per address
+# across usernames (password spraying), within the window; then 429 until the window has passed.
+LOGIN_FAILURE_LIMIT = env_int("HOURGLASS_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("HOURGLASS_LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+LOGIN_FAILURE_WINDOW = env_int("HOURGLASS_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True  # safe because every task is idempotent
@@ -230,7 +260,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # batch that waits on slow targets. A worker started without -Q consumes both queues.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "clock": {}}
-CELERY_TASK_ROUTES = {"hourglass.dispatch": {"queue": "clock"}, "hourglass.reap": {"queue": "clock"}}
+CELERY_TASK_ROUTES = {
+    "hourglass.dispatch": {"queue": "clock"},
+    "hourglass.reap": {"queue": "clock"},
+    # The sweep only publishes; the sending (hourglass.deliver_alerts) goes to the executors' queue.
+    "hourglass.alerts_sweep": {"queue": "clock"},
+}
 # Runs are published with eta = their slot; the worker's timer otherwise sleeps up to 1 s
 # before noticing a due message (measured: ~690 ms lateness on the filesystem broker,
 # 4–10 ms with 0.05).
@@ -248,13 +283,37 @@ HOURGLASS_ECHO_ENABLED = env_bool("HOURGLASS_ECHO_ENABLED", "true" if DEBUG else
 HOURGLASS_ALLOWED_TARGETS = env_list("HOURGLASS_ALLOWED_TARGETS")
 HOURGLASS_ALLOW_LOOPBACK = env_bool("HOURGLASS_ALLOW_LOOPBACK", "true" if DEBUG else "false")
 HOURGLASS_BASE_URL = os.environ.get("HOURGLASS_BASE_URL", "http://127.0.0.1:8000")
-# Engine tuning: how far ahead the dispatcher claims slots, how many requests one worker
-# process keeps in flight (and per target host), and how long a run may stay silent.
-HOURGLASS_DISPATCH_LOOKAHEAD_MS = env_int("HOURGLASS_DISPATCH_LOOKAHEAD_MS", 1000)
-HOURGLASS_EXECUTOR_CONCURRENCY = env_int("HOURGLASS_EXECUTOR_CONCURRENCY", 200)
+# Alert deliveries (alerts.delivery): per-attempt timeout, attempts before a delivery is failed, and the
+# first retry's delay (doubling after each failed attempt, at most an hour).
+HOURGLASS_ALERT_TIMEOUT_SECONDS = env_int("HOURGLASS_ALERT_TIMEOUT_SECONDS", 10)
+HOURGLASS_ALERT_MAX_ATTEMPTS = env_int("HOURGLASS_ALERT_MAX_ATTEMPTS", 5)
+HOURGLASS_ALERT_BACKOFF_SECONDS = env_int("HOURGLASS_ALERT_BACKOFF_SECONDS", 30)
+# Engine tuning: how far ahead the dispatcher claims slots (the engines' staging horizon), how
+# many runs one worker process keeps in flight (in all, per team, per team and target host), how
+# long a run may stay silent, and how long a stopping worker waits for its in-flight runs.
+HOURGLASS_DISPATCH_LOOKAHEAD_MS = env_int("HOURGLASS_DISPATCH_LOOKAHEAD_MS", 10000)
+HOURGLASS_EXECUTOR_CONCURRENCY = env_int("HOURGLASS_EXECUTOR_CONCURRENCY", 500)
+HOURGLASS_EXECUTOR_PER_TEAM = env_int("HOURGLASS_EXECUTOR_PER_TEAM", 250)
 HOURGLASS_EXECUTOR_PER_HOST = env_int("HOURGLASS_EXECUTOR_PER_HOST", 50)
 HOURGLASS_LEASE_GRACE_SECONDS = env_int("HOURGLASS_LEASE_GRACE_SECONDS", 30)
+HOURGLASS_SHUTDOWN_GRACE_SECONDS = env_int("HOURGLASS_SHUTDOWN_GRACE_SECONDS", 25)
 HOURGLASS_REPUBLISH_AFTER_SECONDS = env_int("HOURGLASS_REPUBLISH_AFTER_SECONDS", 30)
+# Bounds on what one job may ask for, checked when it is saved (and, for run variables, triggered).
+HOURGLASS_MAX_STEPS = env_int("HOURGLASS_MAX_STEPS", 20)
+HOURGLASS_MAX_HEADERS = env_int("HOURGLASS_MAX_HEADERS", 50)
+HOURGLASS_MAX_BODY_BYTES = env_int("HOURGLASS_MAX_BODY_BYTES", 256 * 1024)
+HOURGLASS_MAX_RUN_VARIABLES_BYTES = env_int("HOURGLASS_MAX_RUN_VARIABLES_BYTES", 64 * 1024)
+HOURGLASS_MIN_INTERVAL_SECONDS = env_int("HOURGLASS_MIN_INTERVAL_SECONDS", 10)
+# Anomaly warnings: the defaults of a job's thresholds (jobs.engine.anomaly). A successful run is a
+# warning when its duration leaves median ± K·MAD of the last WINDOW successful runs (once there are
+# MIN_SAMPLES, and never for less than DURATION_FLOOR_MS either side), or its response size is more
+# than SIZE_FACTOR times (or less than 1/SIZE_FACTOR of) their median and SIZE_FLOOR_BYTES away from it.
+HOURGLASS_ANOMALY_WINDOW = env_int("HOURGLASS_ANOMALY_WINDOW", 30)
+HOURGLASS_ANOMALY_MIN_SAMPLES = env_int("HOURGLASS_ANOMALY_MIN_SAMPLES", 10)
+HOURGLASS_ANOMALY_DURATION_K = float(os.environ.get("HOURGLASS_ANOMALY_DURATION_K", "5"))
+HOURGLASS_ANOMALY_SIZE_FACTOR = float(os.environ.get("HOURGLASS_ANOMALY_SIZE_FACTOR", "4"))
+HOURGLASS_ANOMALY_DURATION_FLOOR_MS = env_int("HOURGLASS_ANOMALY_DURATION_FLOOR_MS", 100)
+HOURGLASS_ANOMALY_SIZE_FLOOR_BYTES = env_int("HOURGLASS_ANOMALY_SIZE_FLOOR_BYTES", 64)
 
 # --- Operations (/metrics, /healthz, logs) -----------------------------------------------
 # prometheus_client's multiprocess mode: every process (gunicorn and Celery workers) writes its
@@ -282,25 +341,47 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON with finite numbers and bounded nesting (config/parsers.py); every body refused if it holds a NUL
+    # or a lone UTF-16 surrogate (config/clean_input.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.clean_input.CleanJSONParser",
+        "config.clean_input.CleanFormParser",
+        "config.clean_input.CleanMultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["jobs.auth.ApiKeyRateThrottle", "jobs.auth.SessionUserRateThrottle"],
-    # Generous by default; tighten per deployment, e.g. HOURGLASS_THROTTLE_KEY=600/minute.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "jobs.auth.ApiKeyRateThrottle",
+        "jobs.auth.SessionUserRateThrottle",
+        "jobs.auth.AnonymousAddressThrottle",
+    ],
+    # Generous for callers with credentials; tighten per deployment, e.g. HOURGLASS_THROTTLE_KEY=600/minute.
+    # Requests without valid credentials (no key, a bad key) are limited per client address.
     "DEFAULT_THROTTLE_RATES": {
         "apikey": os.environ.get("HOURGLASS_THROTTLE_KEY", "20000/minute"),
         "user": os.environ.get("HOURGLASS_THROTTLE_USER", "20000/minute"),
+        "anon": os.environ.get("HOURGLASS_THROTTLE_ANON", "60/minute"),
     },
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Hourglass API",
-    "DESCRIPTION": "HTTP cron jobs and their run history. Errors are RFC 9457 application/problem+json.",
+    "DESCRIPTION": (
+        "HTTP cron jobs and their run history. Errors are RFC 9457 application/problem+json. Text, in bodies and"
+        " query strings, names and values alike, must not hold NUL characters or lone UTF-16 surrogates: such"
+        " input answers 400."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jobs.api.strict.refuse_additional_properties",
+        "config.openapi.json_request_bodies",
+    ],
     # No internet on the servers: Swagger UI is served from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -309,6 +390,9 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": ["pending", "running", "ended"],
         "ProgressStatusEnum": [("success", "success"), ("error", "error"), ("warning", "warning")],
         "ScopeEnum": "jobs.roles.PERMISSIONS",
+        "AlertSeverityEnum": ["info", "warning", "error", "critical"],
+        "DeliveryStatusEnum": ["pending", "sending", "delivered", "failed", "suppressed"],
+        "IncidentStatusEnum": ["open", "closed"],
     },
 }
 
@@ -319,9 +403,19 @@ LOGGING = {
         "plain": {"()": "config.logging.PlainFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    "filters": {"clock_tasks_at_debug": {"()": "config.logging.ClockTasksAtDebug"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["clock_tasks_at_debug"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives `django` a console handler of its own (when DEBUG) and it also
+        # propagates to the root's: every django.request line was printed twice. The root's is enough.
+        "django": {"handlers": [], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

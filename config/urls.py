@@ -15,8 +15,16 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    # Where an invited member sets a password (jobs.dashboard.members sends the link).
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("", include("jobs.urls")),
     path("", include("history.urls")),
+    path("", include("alerts.urls")),
     # Every sign-in form shares the dashboard's brute-force throttle.
     path("admin/login/", throttle_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
@@ -42,10 +50,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
 ]
-
-# Unmatched URLs under /api/ answer problem+json like every other API error.
-handler404 = "config.problems.page_not_found"
-handler500 = "config.problems.server_error"
 
 if settings.HOURGLASS_ECHO_ENABLED:
     urlpatterns.append(path("echo/", job_views.echo, name="echo"))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from history.models import Run, RunStep
 from history.services import run_delete, runs_delete
@@ -72,6 +74,17 @@ class RunAdmin(TeamRoleAdmin):
         if obj is not None and obj.is_active:
             return False
         return self.allowed(request, JOB_EDIT, obj)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        run = self.get_object(request, unquote(object_id))
+        if run is not None and run.is_active and self.allowed(request, JOB_EDIT, run):
+            # The role allows it; the run's state does not: say so, rather than the 403 page's "your role".
+            raise PermissionDenied(
+                f"This run is {run.status}: a run can be deleted once it has ended. Cancel it first to end it now."
+            )
+        return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request: HttpRequest, obj: Run) -> None:
         run_delete(run=obj, by=request.user)

@@ -10,6 +10,7 @@ from django import forms
 
 from history.models import Run
 from history.selectors import Ordering
+from jobs.text import CleanTextMixin
 
 PER_PAGE = 25
 # Dashboard sort key → (Run field, newest/largest first).
@@ -30,7 +31,7 @@ def _with_any(label: str, choices: Any) -> list[tuple[str, str]]:
     return [("", label), *list(choices)]
 
 
-class RunFilterForm(forms.Form):
+class RunFilterForm(CleanTextMixin, forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=200)
     status = forms.ChoiceField(required=False, choices=_with_any("Any", Run.Status.choices))
     end_reason = forms.ChoiceField(label="End reason", required=False, choices=_with_any("Any", Run.EndReason.choices))
@@ -75,7 +76,21 @@ class RunFilterForm(forms.Form):
         return self.is_valid() and bool(self.run_filters())
 
 
-class BulkDeleteForm(forms.Form):
+class RunFeedFilterForm(RunFilterForm):
+    """The run feed's filters: a job's history filters, plus which job (ID or UUID)."""
+
+    job = forms.CharField(label="Job", required=False, max_length=100)
+
+    field_order = ["job"]
+
+    def run_filters(self) -> dict[str, str]:
+        filters = super().run_filters()
+        if self.cleaned_data.get("job"):
+            filters["job"] = self.cleaned_data["job"]
+        return filters
+
+
+class BulkDeleteForm(CleanTextMixin, forms.Form):
     """The runs ticked in a job's table; `confirm` is set by the confirmation page's button."""
 
     confirm = forms.BooleanField(required=False)

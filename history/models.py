@@ -28,6 +28,8 @@ class Run(models.Model):
         CRON = "cron", "Schedule"
         API = "api", "API"
         DASHBOARD = "dashboard", "Dashboard"
+        BACKFILL = "backfill", "Backfill"
+        CHAIN = "chain", "After another job"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -44,6 +46,12 @@ class Run(models.Model):
         MISSED = "missed", "Missed"
         BLOCKED = "blocked", "Blocked"
         LOG_OVERFLOW = "log_overflow", "Log overflow"
+
+    class WarningKind(models.TextChoices):
+        STEP = "step", "A step failed"
+        DURATION = "duration", "Duration outside its band"
+        SIZE = "size", "Response size changed"
+        JSON_TYPE = "json_type", "JSON field changed type"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
@@ -67,7 +75,8 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # While running, the reaper declares the run crashed once this passes.
+    # Staged (pending, `worker` set): the engine's claim holds until then, and the run goes back to
+    # plain pending after it. Running: past it, the reaper declares the run crashed.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
@@ -79,6 +88,10 @@ class Run(models.Model):
     error = models.TextField(null=True, blank=True)
     exit_code = models.SmallIntegerField(null=True, blank=True)
     warnings = models.BooleanField(default=False)
+    # Why `warnings` is set (jobs.engine.anomaly): the first kind found and every finding's message.
+    # db_default: the dispatcher's and the benchmarks' raw INSERTs name only the columns they set.
+    warning_kind = models.CharField(max_length=16, choices=WarningKind.choices, blank=True, default="", db_default="")
+    warning = models.TextField(blank=True, default="", db_default="")
     variables = models.JSONField(default=dict, blank=True)
     data = models.JSONField(default=dict, blank=True)
     request = models.JSONField(default=dict, blank=True, help_text="The request as sent, secrets redacted.")
@@ -101,6 +114,14 @@ class Run(models.Model):
                 name="run_active_idx",
             ),
             models.Index(fields=["job", "status"], name="run_job_status_idx"),
+            # RunWisp's notifications: the runs that succeeded with a warning, newest end first.
+            models.Index(fields=["team", "-finished_at", "-id"], condition=Q(warnings=True), name="run_warning_idx"),
+            # The engine's poll for cancellations of its own runs: only runs being cancelled are in it.
+            models.Index(
+                fields=["worker"],
+                condition=Q(cancel_requested_at__isnull=False, status__in=["pending", "running"]),
+                name="run_cancel_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -113,6 +134,29 @@ class Run(models.Model):
     @property
     def success(self) -> bool:
         return self.status == self.Status.ENDED and self.end_reason == self.EndReason.SUCCESS
+
+
+class RunLink(models.Model):
+    """A run started by a job chain (jobs.engine.chains) and one of the runs whose outcome started it.
+
+    Unique per (following job, upstream run): a run's outcome starts a job at most once, which is what makes two
+    writers ending the same upstream runs at once start a single run. The run links carry no foreign-key
+    constraint: the run table is pruned with plain DELETEs (history.retention), which clear these rows themselves.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, db_constraint=False, related_name="trigger_links")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    upstream = models.ForeignKey(
+        Run, null=True, on_delete=models.SET_NULL, db_constraint=False, related_name="triggered_links"
+    )
+    upstream_job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="+")
+    outcome = models.CharField(max_length=16, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "upstream"], name="runlink_job_upstream_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.upstream_id} started {self.run_id}"
 
 
 class RunStep(models.Model):
@@ -149,3 +193,47 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.name} ({self.status})"
+
+
+class RunHourly(models.Model):
+    """One job's ended runs in one hour (by when their end was recorded): counts and log-scale histograms.
+
+    Written by history.rollups as runs end (one statement per batch of ended runs), read by the
+    job stats of a job with many runs, so a page view reads at most a few hundred rows.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    ended = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    # {bucket: count} (history.rollups.bucket_of): sparse, a few entries per hour.
+    duration_hist = models.JSONField(default=dict)
+    lateness_hist = models.JSONField(default=dict)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "hour"], name="runhourly_job_hour_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.hour:%Y-%m-%d %H:00}: {self.ended} ended"
+
+
+class RunBaseline(models.Model):
+    """What a job's recent successful runs looked like: the anomaly check's learned history.
+
+    Read and written by the result writer once per batch (jobs.engine.baselines), one row per job.
+    Only runs written since the row exists count: nothing is read back from the run history.
+    """
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # Newest last, at most the job's anomaly window.
+    durations_ms = models.JSONField(default=list)
+    response_bytes = models.JSONField(default=list)
+    # The JSON field the type was learned for, and its type in the last successful run.
+    json_field = models.CharField(max_length=200, blank=True, default="")
+    json_type = models.CharField(max_length=16, blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {len(self.durations_ms)} durations"

@@ -12,7 +12,8 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,9 +21,13 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from history.models import Run, RunStep
+from history.rows import run_rows, run_rows_iter
 
 # Only these orders have a unique, index-backed key for keyset paging.
 KEYSET_FIELDS = ("created_at",)
+# A real cursor is about 120 characters; its offset counts rows already paged past.
+MAX_CURSOR_LENGTH = 500
+MAX_CURSOR_OFFSET = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -69,22 +74,25 @@ class Cursor:
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
+        """The cursor a `next`/`prev` link carries; anything else (garbled, forged, too long) is a ValidationError."""
         try:
+            if len(token) > MAX_CURSOR_LENGTH:
+                raise ValueError("too long")
             raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             created_at = parse_datetime(raw["c"])
             if created_at is None or created_at.tzinfo is None:
                 raise ValueError("naive or missing time")
-            offset = int(raw["o"])
-            if offset < 0:
-                raise ValueError("negative offset")
-            return cls(created_at, uuid.UUID(raw["i"]), offset, bool(raw.get("b", False)))
-        except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+            offset = raw["o"]
+            if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_CURSOR_OFFSET:
+                raise ValueError("offset out of range")
+            return cls(created_at.astimezone(UTC), uuid.UUID(raw["i"]), offset, bool(raw.get("b", False)))
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError, binascii.Error) as exc:
             raise ValidationError({"cursor": "Invalid cursor; use the one from a `next` or `prev` link."}) from exc
 
 
 @dataclass(frozen=True)
 class Page:
-    runs: list[Run]
+    runs: list[Any]  # Run instances, or rows (history.rows)
     start: int
     has_next: bool
     has_prev: bool
@@ -102,19 +110,39 @@ def _after(cursor: Cursor, descending: bool) -> Q:
     return Q(created_at__lte=cursor.created_at) & (Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.run_id))
 
 
+def _instances(queryset: QuerySet[Run]) -> list[Run]:
+    return list(with_details(queryset))
+
+
+def _key(run: Run | dict[str, Any]) -> tuple[datetime, uuid.UUID]:
+    return (run["created_at"], run["id"]) if isinstance(run, dict) else (run.created_at, run.pk)
+
+
 def run_page(
-    queryset: QuerySet[Run], *, ordering: Ordering, limit: int, start: int = 0, cursor: Cursor | None = None
+    queryset: QuerySet[Run],
+    *,
+    ordering: Ordering,
+    limit: int,
+    start: int = 0,
+    cursor: Cursor | None = None,
+    as_rows: bool = False,
+    steps: bool = True,
 ) -> Page:
-    """One page by offset, or by keyset when a cursor is given; a deep keyset page costs what the first does."""
+    """One page by offset, or by keyset when a cursor is given; a deep keyset page costs what the first does.
+
+    With `as_rows`, the page holds plain rows (history.rows) rather than model instances, with
+    their steps unless `steps` is false.
+    """
     if cursor is not None and not ordering.keyset:
         raise ValidationError({"cursor": f"Cursor paging needs sort=createdAt or -createdAt, not {ordering.field}."})
+    fetch = partial(run_rows, steps=steps) if as_rows else _instances
     if cursor is None:
-        rows = list(with_details(queryset.order_by(*ordering.order_by()))[start : start + limit + 1])
+        rows = fetch(queryset.order_by(*ordering.order_by())[start : start + limit + 1])
         has_next, has_prev = len(rows) > limit, start > 0
         rows = rows[:limit]
     else:
         keyed = queryset.filter(_after(cursor, ordering.descending))
-        rows = list(with_details(keyed.order_by(*ordering.order_by(reverse=cursor.before)))[: limit + 1])
+        rows = fetch(keyed.order_by(*ordering.order_by(reverse=cursor.before))[: limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
         if cursor.before:
@@ -127,17 +155,14 @@ def run_page(
     next_cursor = prev_cursor = None
     if ordering.keyset and rows:
         if has_next:
-            last = rows[-1]
-            next_cursor = Cursor(last.created_at, last.pk, start + len(rows)).encode()
+            next_cursor = Cursor(*_key(rows[-1]), start + len(rows)).encode()
         if has_prev:
-            first = rows[0]
-            prev_cursor = Cursor(first.created_at, first.pk, start, before=True).encode()
+            prev_cursor = Cursor(*_key(rows[0]), start, before=True).encode()
     return Page(rows, start, has_next, has_prev, next_cursor, prev_cursor)
 
 
 def run_export_iter(
     queryset: QuerySet[Run], *, ordering: Ordering, steps: bool = True, chunk_size: int = 2000
-) -> Iterator[Run]:
-    """Every matching run, streamed in chunks (server-side cursor on PostgreSQL): memory stays flat."""
-    ordered = with_details(queryset.order_by(*ordering.order_by()), steps=steps)
-    return ordered.iterator(chunk_size=chunk_size)
+) -> Iterator[dict[str, Any]]:
+    """Every matching run as a row, streamed in chunks (server-side cursor on PostgreSQL): memory stays flat."""
+    return run_rows_iter(queryset.order_by(*ordering.order_by()), steps=steps, chunk_size=chunk_size)

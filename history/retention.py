@@ -22,7 +22,8 @@ from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from history.models import Run, RunStep
+from history.models import Run, RunLink, RunStep
+from history.rollups import rollups_prune
 from jobs.models import Job
 
 BATCH_SIZE = 1000
@@ -79,6 +80,9 @@ def _delete_batch(run_ids: list[object]) -> int:
         # cascade to collect.
         RunStep.objects.filter(run_id__in=run_ids).delete()
         Run.objects.filter(retry_of_id__in=run_ids).update(retry_of=None)
+        # Job-chain links (no constraint ties them to the runs): a deleted run's own go, links to it keep their job.
+        RunLink.objects.filter(run_id__in=run_ids).delete()
+        RunLink.objects.filter(upstream_id__in=run_ids).update(upstream=None)
         # By plain DELETE too: QuerySet.delete() still collected (loaded) every run and queried
         # both relations again, 100 rows per statement: two thirds of a 1,000-run batch (bench b4).
         runs = Run.objects.filter(pk__in=run_ids, status=Run.Status.ENDED)
@@ -91,7 +95,7 @@ def _delete_batch(run_ids: list[object]) -> int:
 
 
 def _delete_batch_by_array(run_ids: list[object]) -> int:
-    """The same three statements with the ids as one uuid[] parameter.
+    """The same statements with the ids as one uuid[] parameter.
 
     Django's IN (%s, …) with 1,000 placeholders cost about 20 ms of Python per batch (building the
     lookup, then psycopg parsing the long query), a third of prune_all's time (bench b4).
@@ -104,6 +108,10 @@ def _delete_batch_by_array(run_ids: list[object]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {steps} WHERE {step_run} = ANY(%s::uuid[])", [ids])  # noqa: S608
         cursor.execute(f"UPDATE {runs} SET {retry_of} = NULL WHERE {retry_of} = ANY(%s::uuid[])", [ids])  # noqa: S608
+        links, link_run = quote(RunLink._meta.db_table), quote(RunLink._meta.get_field("run").column)
+        link_upstream = quote(RunLink._meta.get_field("upstream").column)
+        cursor.execute(f"DELETE FROM {links} WHERE {link_run} = ANY(%s::uuid[])", [ids])  # noqa: S608
+        cursor.execute(f"UPDATE {links} SET {link_upstream} = NULL WHERE {link_upstream} = ANY(%s::uuid[])", [ids])  # noqa: S608
         cursor.execute(f"DELETE FROM {runs} WHERE {pk} = ANY(%s::uuid[]) AND {status} = %s", [ids, Run.Status.ENDED])  # noqa: S608
         return cursor.rowcount
 
@@ -180,6 +188,8 @@ def prune_all(
     if chunk:
         deleted += _prune_chunk(chunk, now, batch_size, dry_run)
         _report(progress, chunk, done, total, deleted)
+    if jobs is None and not dry_run:
+        rollups_prune(now)
     return deleted
 
 

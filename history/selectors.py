@@ -9,7 +9,7 @@ keyset paging live in history.paging and are re-exported here.
 
 from __future__ import annotations
 
-import math
+import statistics
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,10 +20,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import connection
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from history.models import Run
+from history import stats as history_stats
+from history.models import Run, RunHourly
 from history.paging import (  # noqa: F401 - re-exported: callers take every read from this module
     KEYSET_FIELDS,
     Cursor,
@@ -33,6 +34,7 @@ from history.paging import (  # noqa: F401 - re-exported: callers take every rea
     run_page,
     with_details,
 )
+from history.stats import run_stats  # noqa: F401 - re-exported, as above
 from jobs.access import Actor
 from jobs.models import Job
 from jobs.roles import JOB_READ
@@ -107,6 +109,17 @@ class RunFilter(django_filters.FilterSet):
         return queryset.filter(job_id__in=Job.objects.filter(condition).values("pk"))
 
 
+# Filters whose values are a choice, a pattern, a time or a number: given empty, the caller meant something
+# that cannot be filtered on, so it is refused rather than ignored (q and job, free text, may be empty).
+STRICT_FILTERS = ("status", "endReason", "triggeredBy", "success", "httpStatus", "createdAfter", "createdBefore")
+STRICT_FILTERS += ("attempt",)
+
+
+def empty_filters(data: Mapping[str, Any], names: tuple[str, ...] = STRICT_FILTERS) -> dict[str, list[str]]:
+    """{name: [message]} for each of `names` given with an empty value."""
+    return {name: ["Give a value, or leave the parameter out."] for name in names if data.get(name) == ""}
+
+
 def run_visible(*, actor: Actor) -> QuerySet[Run]:
     return Run.objects.filter(team_id__in=actor.team_ids_with(JOB_READ))
 
@@ -130,6 +143,9 @@ def run_list(*, actor: Actor, job: Job | None = None, filters: Mapping[str, Any]
     else:
         queryset = run_visible(actor=actor)
     data = filters if hasattr(filters, "getlist") else _normalized(filters or {})
+    empty = empty_filters(data)
+    if empty:
+        raise ValidationError(empty)
     if not any(name in data for name in RunFilter.base_filters):
         return queryset  # nothing to narrow by: spare the FilterSet (a deep copy of its filters per request)
     filterset = RunFilter(data=data, queryset=queryset)
@@ -170,44 +186,6 @@ def run_count(queryset: QuerySet[Run], cap: int = COUNT_CAP) -> tuple[int, bool]
     """(total, is_estimate): exact up to `cap`, else `cap` as a lower bound. The LIMIT bounds the cost."""
     found = queryset.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if found > cap else (found, False)
-
-
-# --- Stats ------------------------------------------------------------------------------------
-
-
-def _percentile(queryset: QuerySet[Run], field: str, count: int, percent: int) -> int | None:
-    """Nearest-rank percentile by one ORDER BY … OFFSET query, portable to SQLite."""
-    if count == 0:
-        return None
-    rank = max(math.ceil(percent / 100 * count), 1)
-    values = queryset.filter(**{f"{field}__isnull": False}).order_by(field).values_list(field, flat=True)
-    return values[rank - 1]
-
-
-def run_stats(*, job: Job, since: datetime) -> dict[str, Any]:
-    runs = Run.objects.filter(job=job, created_at__gte=since)
-    succeeded = Q(status=Run.Status.ENDED, end_reason=Run.EndReason.SUCCESS)
-    failed = Q(status=Run.Status.ENDED) & ~Q(end_reason=Run.EndReason.SUCCESS)
-    totals = runs.aggregate(
-        runs=Count("pk"),
-        ended=Count("pk", filter=Q(status=Run.Status.ENDED)),
-        succeeded=Count("pk", filter=succeeded),
-        timed=Count("duration_ms"),
-        late=Count("lateness_ms"),
-    )
-    last = Run.objects.filter(job=job).aggregate(
-        last_success=Max("finished_at", filter=succeeded), last_failure=Max("finished_at", filter=failed)
-    )
-    ended = totals["ended"]
-    return {
-        "runs": totals["runs"],
-        "ended": ended,
-        "succeeded": totals["succeeded"],
-        "success_rate": round(totals["succeeded"] / ended, 4) if ended else None,
-        "duration_ms": {f"p{p}": _percentile(runs, "duration_ms", totals["timed"], p) for p in (50, 95, 99)},
-        "lateness_ms": {f"p{p}": _percentile(runs, "lateness_ms", totals["late"], p) for p in (50, 99)},
-        **last,
-    }
 
 
 # --- Dashboard summaries (added by the dashboard) ----------------------------------------------
@@ -255,15 +233,25 @@ def run_recent_by_job(*, job_ids: list[Any], per_job: int) -> dict[Any, list[Run
 
 
 def run_success_rates(*, job_ids: list[Any], since: datetime) -> dict[Any, float | None]:
-    """Per job, the share of runs ended since `since` that succeeded (None when none ended), in one query."""
-    rows = (
+    """Per job, the share of runs ended since `since` that succeeded (None when none ended), in one query.
+
+    A busy job's (history.stats.EXACT_LIMIT) come from its hourly rollups, as its stats do; the
+    others' from their runs. One UNION: the rollups' sums for the busy ones, the runs' counts for
+    the rest.
+    """
+    hours = RunHourly.objects.filter(job_id__in=job_ids, hour__gte=since.replace(minute=0, second=0, microsecond=0))
+    busy = hours.order_by().values("job_id").annotate(total=Sum("ended")).filter(total__gt=history_stats.EXACT_LIMIT)
+    rolled = busy.annotate(succeeded=Sum("succeeded")).values_list("job_id", "total", "succeeded")
+    counted = (
         Run.objects.filter(job_id__in=job_ids, status=Run.Status.ENDED, created_at__gte=since)
+        .exclude(job_id__in=busy.values("job_id"))
         .values("job_id")
         .annotate(ended=Count("pk"), succeeded=Count("pk", filter=Q(end_reason=Run.EndReason.SUCCESS)))
         .order_by()
+        .values_list("job_id", "ended", "succeeded")
     )
     rates: dict[Any, float | None] = dict.fromkeys(job_ids)
-    rates.update({row["job_id"]: row["succeeded"] / row["ended"] for row in rows})
+    rates.update({job_id: succeeded / ended for job_id, ended, succeeded in rolled.union(counted, all=True)})
     return rates
 
 
@@ -274,3 +262,27 @@ def run_attempts(*, run: Run) -> list[Run]:
         chain |= Q(pk=run.retry_of_id)
     fields = ("id", "attempt", "status", "end_reason", "created_at", "scheduled_for", "retry_of")
     return list(Run.objects.filter(chain).order_by("created_at", "attempt").only(*fields))
+
+
+def anomaly_in_force(*, job: Job) -> dict[str, Any]:
+    """The job's anomaly thresholds in force and what its baseline has learned (one query).
+
+    `band` is the duration band a successful run must fall in, or None while fewer than the minimum
+    sample have been learned (then no duration warning is given); `size_median` likewise.
+    """
+    from history.models import RunBaseline
+    from jobs.engine.anomaly import duration_band, rule_for_job
+
+    rule = rule_for_job(job)
+    baseline = RunBaseline.objects.filter(job=job).values("durations_ms", "response_bytes", "json_field", "json_type")
+    learned = baseline.first() or {"durations_ms": [], "response_bytes": [], "json_field": "", "json_type": ""}
+    durations = list(learned["durations_ms"] or [])[-rule.window :]
+    sizes = list(learned["response_bytes"] or [])[-rule.window :]
+    enough = rule.min_samples
+    return {
+        "rule": rule,
+        "samples": len(durations),
+        "band": duration_band(durations, rule.duration_k) if rule.duration_k > 0 and len(durations) >= enough else None,
+        "size_median": (statistics.median(sizes) if rule.size_factor > 0 and sizes and len(sizes) >= enough else None),
+        "json_type": learned["json_type"] if learned["json_field"] == rule.json_field and rule.json_field else "",
+    }

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from history.models import Run, RunStep
+from history.rollups import ended_of, rollup_ended
 from jobs import metrics
 from jobs.audit import audit_record
+from jobs.engine.publish import publish_runs
 from jobs.models import AuditEntry, Job
-from jobs.publish import publish_runs
+from jobs.secrets import moved_by_variables
 
 MAX_VARIABLES = 100
 
@@ -36,6 +40,10 @@ def _clean_variables(variables: Any) -> dict[str, Any]:
         raise ValidationError({"variables": "Variables must be an object of name: value."})
     if len(variables) > MAX_VARIABLES:
         raise ValidationError({"variables": f"At most {MAX_VARIABLES} variables."})
+    text = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    size, limit = len(text.encode("utf-8", "surrogatepass")), settings.HOURGLASS_MAX_RUN_VARIABLES_BYTES
+    if size > limit:
+        raise ValidationError({"variables": f"The variables take {size} bytes as JSON; at most {limit} are allowed."})
     return dict(variables)
 
 
@@ -65,18 +73,32 @@ def _start_manual_run(
     )
     with transaction.atomic():
         run.save(force_insert=True)
-        publish_runs([(run.pk, None)], now=now, mark_published=False)
+        publish_runs([run.pk], now=now, mark_published=False)
         action = AuditEntry.Action.RUN_RERUN if data.get("rerun_of") else AuditEntry.Action.RUN_TRIGGER
         # Variable names only: their values may be secrets.
         _audit_run(run, action, by, job=job.natural_id, variables=sorted(variables), **data)
     return run
 
 
+def _keep_secrets_home(job: Job, variables: dict[str, Any]) -> None:
+    """Refuse run variables that would point a step holding secrets at another origin (jobs.secrets)."""
+    moved = moved_by_variables(job, variables) if variables else []
+    if moved:
+        raise ValidationError(
+            {
+                "variables": f"These variables would send the secret headers of step {', '.join(moved)} to another"
+                " origin (scheme, host or port); a run's variables may not change where secrets go."
+            }
+        )
+
+
 def run_trigger(
     *, job: Job, by: AbstractBaseUser | None, triggered_by: str = "api", variables: dict[str, Any] | None = None
 ) -> Run:
     """Run the job now. Manual runs ignore the overlap policy (as Northflank's do)."""
-    return _start_manual_run(job=job, by=by, triggered_by=triggered_by, variables=_clean_variables(variables), data={})
+    clean = _clean_variables(variables)
+    _keep_secrets_home(job, clean)
+    return _start_manual_run(job=job, by=by, triggered_by=triggered_by, variables=clean, data={})
 
 
 def run_rerun(*, run: Run, by: AbstractBaseUser | None, triggered_by: str = "api") -> Run:
@@ -112,6 +134,7 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
     run.refresh_from_db()
     if stopped:
         metrics.runs_ended([run])
+        rollup_ended(ended_of([run], now))
     if not stopped and run.status == Run.Status.ENDED:
         raise ValidationError("The run has already ended.")
     _audit_run(run, AuditEntry.Action.RUN_CANCEL, by, status=run.status)

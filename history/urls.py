@@ -2,13 +2,23 @@
 
 from django.urls import path
 
-from history import views
+from history import feed, matching, views
 
 app_name = "history"
 
 urlpatterns = [
     path("jobs/<uuid:job_id>/runs/new/", views.job_runs_new, name="job-runs-new"),
     path("jobs/<uuid:job_id>/runs/delete/", views.runs_delete_view, name="runs-delete"),
+    path("jobs/<uuid:job_id>/runs/export/", matching.runs_export_view, name="job-runs-export"),
+    path(
+        "jobs/<uuid:job_id>/runs/delete-matching/", matching.runs_delete_matching_view, name="job-runs-delete-matching"
+    ),
+    # The team's run feed: the same table, its live rows, export and deletes, over every job.
+    path("runs/", feed.runs_feed, name="runs"),
+    path("runs/new/", views.job_runs_new, name="runs-new"),
+    path("runs/export/", matching.runs_export_view, name="runs-export"),
+    path("runs/delete/", views.runs_delete_view, name="feed-runs-delete"),
+    path("runs/delete-matching/", matching.runs_delete_matching_view, name="runs-delete-matching"),
     path("runs/<uuid:run_id>/", views.run_detail, name="run-detail"),
     path("runs/<uuid:run_id>/live/", views.run_live, name="run-live"),
     path("runs/<uuid:run_id>/row/", views.run_row, name="run-row"),

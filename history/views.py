@@ -16,11 +16,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from history.chains import run_chain
 from history.forms import DEFAULT_SORT, PER_PAGE, BulkDeleteForm, RunFilterForm
 from history.models import Run
-from history.selectors import Ordering, run_attempts, run_count, run_get, run_list, run_page
+from history.scope import RunScope, scope_for
+from history.selectors import Ordering, run_attempts, run_count, run_get, run_page
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
-from jobs.access import Actor, job_for_actor, require
+from jobs.access import Actor, require
 from jobs.dashboard.base import actor_of, dashboard_view, flags_for, is_htmx, page_context
 from jobs.models import Job
 from jobs.redact import redact_request
@@ -34,6 +36,7 @@ HTMX_STOP_POLLING = 286
 @dataclass
 class RunTable:
     form: RunFilterForm
+    scope: RunScope
     runs: list[Run] = field(default_factory=list)
     total: int = 0
     estimate: bool = False
@@ -47,15 +50,26 @@ class RunTable:
     since: datetime | None = None
 
 
-def run_table(request: HttpRequest, actor: Actor, job: Job) -> RunTable:
-    """The job page's run history: filters, sort and page from the query string."""
-    form = RunFilterForm(request.GET)
-    table = RunTable(form=form)
+def with_jobs(runs: list[Run]) -> list[Run]:
+    """The feed names each run's job: one query for the page's jobs, not one per row."""
+    jobs = Job.objects.in_bulk({run.job_id for run in runs})
+    for run in runs:
+        if run.job_id in jobs:  # else deleted meanwhile: the row links to a 404, as a stale page would
+            run.job = jobs[run.job_id]
+    return runs
+
+
+def run_table(request: HttpRequest, actor: Actor, scope: Job | RunScope) -> RunTable:
+    """A run table (a job's history, or the team's run feed): filters, sort and page from the query string."""
+    if isinstance(scope, Job):
+        scope = RunScope(team=scope.team, job=scope)
+    form = scope.form_class(request.GET)
+    table = RunTable(form=form, scope=scope)
     if not form.is_valid():
         table.error = "Some filters are not valid; fix them to see the runs."
         return table
     try:
-        queryset = run_list(actor=actor, job=job, filters=form.run_filters())
+        queryset = scope.runs(actor, form.run_filters())
         table.page_number = form.page_number
         page = run_page(queryset, ordering=form.ordering(), limit=PER_PAGE, start=(table.page_number - 1) * PER_PAGE)
         table.total, table.estimate = run_count(queryset)
@@ -63,6 +77,8 @@ def run_table(request: HttpRequest, actor: Actor, job: Job) -> RunTable:
         table.error = "; ".join(exc.messages)
         return table
     table.runs, table.has_next, table.has_prev = page.runs, page.has_next, page.has_prev
+    if scope.is_feed:
+        with_jobs(table.runs)
     table.num_pages = max(math.ceil(table.total / PER_PAGE), 1)
     table.live = form.sort_key == DEFAULT_SORT and table.page_number == 1
     table.since = max((run.created_at for run in page.runs), default=timezone.now())
@@ -97,12 +113,11 @@ def _stop_polling() -> HttpResponse:
 
 @require_GET
 @dashboard_view
-def job_runs_new(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    """Polled by the run table: runs created after `since` that match the table's filters."""
-    actor = actor_of(request)
-    job = job_for_actor(actor, str(job_id), JOB_READ)
+def job_runs_new(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse:
+    """Polled by a run table: runs created after `since` that match the table's filters."""
+    actor, scope = scope_for(request, job_id, JOB_READ)
     since = parse_datetime(request.GET.get("since", ""))
-    form = RunFilterForm(request.GET)
+    form = scope.form_class(request.GET)
     if since is None or since.tzinfo is None or not form.is_valid():
         return HttpResponse(status=400)
     filters = form.run_filters()
@@ -111,12 +126,22 @@ def job_runs_new(request: HttpRequest, job_id: UUID) -> HttpResponse:
     if "createdAfter" not in filters or parse_datetime(filters["createdAfter"]) < after:
         filters["createdAfter"] = after.isoformat()
     try:
-        queryset = run_list(actor=actor, job=job, filters=filters)
+        queryset = scope.runs(actor, filters)
     except ValidationError:
         return HttpResponse(status=400)
     runs = run_page(queryset, ordering=Ordering("created_at"), limit=NEW_ROWS_LIMIT).runs
+    if scope.is_feed:
+        with_jobs(runs)
     newest = max((run.created_at for run in runs), default=since)
-    context = {"job": job, "runs": runs, "since": newest, "flags": flags_for(actor, job.team_id), "new": True}
+    context = {
+        "job": scope.job,
+        "runs": runs,
+        "since": newest,
+        "flags": flags_for(actor, scope.team.pk),
+        "new": True,
+        "feed": scope.is_feed,
+        "poll_url": scope.new_url,
+    }
     return render(request, "history/_runs_new.html", context)
 
 
@@ -127,7 +152,7 @@ def run_row(request: HttpRequest, run_id: UUID) -> HttpResponse:
     run = _polled_run(request, run_id)
     if run is None:
         return _stop_polling()
-    context = {"run": run, "flags": flags_for(actor_of(request), run.team_id)}
+    context = {"run": run, "flags": flags_for(actor_of(request), run.team_id), "feed": request.GET.get("feed") == "1"}
     return render(request, "history/_run_row.html", context)
 
 
@@ -151,6 +176,7 @@ def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
     run = _run_for(request, run_id)
     context = _detail_context(request, run)
     context["attempts"] = run_attempts(run=run)
+    context["chain"] = run_chain(run)
     return render(request, "history/run_detail.html", context)
 
 
@@ -208,21 +234,23 @@ def run_delete_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
 
 @require_POST
 @dashboard_view
-def runs_delete_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    """Bulk delete from a job's table: the first POST shows what will go, the confirmed one deletes."""
-    actor = actor_of(request)
-    job = job_for_actor(actor, str(job_id), JOB_EDIT)
+def runs_delete_view(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse:
+    """Bulk delete of the runs ticked in a table: the first POST shows what will go, the confirmed one deletes."""
+    actor, scope = scope_for(request, job_id, JOB_EDIT)
     form = BulkDeleteForm(request.POST)
     if not form.is_valid():
         messages.warning(request, " ".join(form.non_field_errors()))
-        return redirect("jobs:detail", job_id=job.pk)
-    selected = run_list(actor=actor, job=job).filter(pk__in=form.cleaned_data["runs"])
+        return redirect(scope.page_url)
+    selected = scope.runs(actor).filter(pk__in=form.cleaned_data["runs"])
     if not form.cleaned_data["confirm"]:
         runs = list(selected.order_by("-created_at"))
-        context = page_context(request, job.team, job=job, runs=runs, deletable=[r for r in runs if not r.is_active])
+        deletable = [r for r in runs if not r.is_active]
+        context = page_context(
+            request, scope.team, job=scope.job, runs=runs, deletable=deletable, back_url=scope.page_url
+        )
         return render(request, "history/runs_confirm_delete.html", context)
     deleted = runs_delete(queryset=selected, by=request.user)
     kept = len(form.cleaned_data["runs"]) - deleted
     note = f" {kept} still running or already gone were kept." if kept else ""
     messages.success(request, f"Deleted {deleted} run{'s' if deleted != 1 else ''}.{note}")
-    return redirect("jobs:detail", job_id=job.pk)
+    return redirect(scope.page_url)

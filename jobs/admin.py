@@ -11,21 +11,29 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from history.models import Run
 from history.services import run_trigger
 from jobs.access import Actor, actor_for_user
-from jobs.forms import SCHEDULE_FIELDS
+from jobs.calendar_services import calendars_prefetch
 from jobs.models import ApiKey, AuditEntry, Job, JobStep, Membership, Team
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN, TEAM_ADMIN
-from jobs.services import job_set_enabled, job_update, schedule_from_input
+from jobs.secrets import shown_config
+from jobs.services import job_set_enabled, job_update
 from jobs.steps import validate_steps
+from jobs.text import CleanJSONField, CleanTextMixin
+from jobs.write import FIELDS, SCHEDULE_PATHS, job_validate
 
 _ACTOR_ATTR = "_hourglass_admin_actor"
+# JSON in the admin's forms: a refused value (NUL, lone surrogate) can be shown again (jobs.text).
+JSON_FIELDS = {models.JSONField: {"form_class": CleanJSONField}}
 
 
 class MembershipInline(admin.TabularInline):
@@ -39,7 +47,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
-    exclude = ["signing_secret", "previous_signing_secret"]
+    exclude = ["signing_secret", "previous_signing_secret", "previous_signing_secret_expires_at"]
 
 
 @admin.register(Membership)
@@ -105,16 +113,30 @@ class TeamRoleAdmin(admin.ModelAdmin):
     def has_run_permission(self, request: HttpRequest) -> bool:
         return self.allowed(request, JOB_RUN)
 
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        """Back to the list, which the user can still read: Django sends a user without the change
+        permission (every user, for read-only runs) to the admin's index instead."""
+        response = super().response_delete(request, obj_display, obj_id)
+        if not isinstance(response, HttpResponseRedirect) or not self.has_view_permission(request):
+            return response
+        opts = self.opts
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name)
+        context = {"preserved_filters": self.get_preserved_filters(request), "opts": opts}
+        return HttpResponseRedirect(add_preserved_filters(context, changelist))
+
 
 class JobStepFormSet(BaseInlineFormSet):
-    def clean(self) -> None:
-        """The same step rules as the API and the dashboard (names, URLs, dependency cycles)."""
-        super().clean()
-        steps = [
+    def steps(self) -> list[dict[str, Any]]:
+        return [
             {key: form.cleaned_data.get(key) for key in ("name", "kind", "depends_on", "run_if", "config")}
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
+
+    def clean(self) -> None:
+        """The same step rules as the API and the dashboard (names, URLs, dependency cycles)."""
+        super().clean()
+        steps = self.steps()
         if steps:
             try:
                 validate_steps(steps)
@@ -122,37 +144,56 @@ class JobStepFormSet(BaseInlineFormSet):
                 raise ValidationError([f"{key}: {m}" for key, ms in exc.message_dict.items() for m in ms]) from exc
 
 
+class JobStepAdminForm(CleanTextMixin, forms.ModelForm):
+    """A step's config with its secret header values as the placeholder, which keeps them when saved unchanged."""
+
+    class Meta:
+        model = JobStep
+        fields = "__all__"  # noqa: DJ007 - the inline lists the model's fields
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["config"] = shown_config(self.instance.config, self.instance.job.secret_headers or ())
+
+
 class JobStepInline(admin.StackedInline):
     model = JobStep
+    form = JobStepAdminForm
     formset = JobStepFormSet
+    formfield_overrides = JSON_FIELDS
     extra = 0
 
 
-class JobAdminForm(forms.ModelForm):
+class JobAdminForm(CleanTextMixin, forms.ModelForm):
     class Meta:
         model = Job
         fields = "__all__"  # noqa: DJ007 - the admin chooses the fields (readonly_fields, fieldsets)
 
     def clean(self) -> dict[str, Any]:
+        """The job service's verdict on every field, as the API and the dashboard get it (the steps
+        are the inline's, checked by JobStepFormSet)."""
         data = super().clean()
+        team = data.get("team") or (self.instance.team if self.instance.team_id else None)
+        fields = {path: data[path] for path in FIELDS if path in data and path not in self.errors}
+        fields = {path: value for path, value in fields.items() if value is not None or path not in SCHEDULE_PATHS}
+        if team is None:
+            return data
         try:
-            self.schedule = schedule_from_input(
-                kind=data.get("schedule_kind") or "",
-                expression=data.get("cron_expression") or "",
-                timezone_name=data.get("timezone") or "UTC",
-                seconds=data.get("interval_seconds"),
-                at=data.get("run_at"),
+            _, self.schedule, _ = job_validate(
+                team=team, job=self.instance if self.instance.pk else None, fields=fields, steps=None
             )
         except ValidationError as exc:
             for key, errors in exc.message_dict.items():
-                field = SCHEDULE_FIELDS.get(key.removeprefix("schedule."))
-                self.add_error(field if field in self.fields else None, errors)
+                if key != "steps":  # a new job's steps come from the inline
+                    self.add_error(key if key in self.fields else None, errors)
         return data
 
 
 @admin.register(Job)
 class JobAdmin(TeamRoleAdmin):
     form = JobAdminForm
+    formfield_overrides = JSON_FIELDS
     list_display = ["natural_id", "name", "team", "schedule_kind", "schedule_text", "enabled", "next_run_at"]
     list_filter = ["enabled", "schedule_kind", "overlap_policy", ("team", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["natural_id", "name", "description", "team__slug"]
@@ -160,6 +201,10 @@ class JobAdmin(TeamRoleAdmin):
     readonly_fields = ["id", "next_run_at", "created_at", "updated_at", "created_by"]
     inlines = [JobStepInline]
     actions = ["run_now", "pause", "resume"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The schedule's description names the job's calendars.
+        return super().get_queryset(request).prefetch_related(calendars_prefetch())
 
     @admin.display(description="Schedule")
     def schedule_text(self, obj: Job) -> str:
@@ -176,6 +221,17 @@ class JobAdmin(TeamRoleAdmin):
         super().save_model(request, obj, form, change)
         # Normalises the schedule and recomputes next_run_at, as every other way of editing a job does.
         job_update(job=obj, schedule=form.schedule)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not JobStep:
+            return super().save_formset(request, form, formset, change)
+        # Steps are saved by the job service, as from the API and the dashboard: it keeps a stored secret
+        # for the placeholder only on the same step, header and origin, and says what it dropped.
+        job = job_update(job=form.instance, steps=validate_steps(formset.steps()))
+        for dropped in job.dropped_secrets:
+            messages.warning(request, f"Dropped the stored value of the secret header {dropped}")
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return None
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Job], permission: str) -> list[Job]:
         jobs = [job for job in queryset.select_related("team") if self.allowed(request, permission, job)]

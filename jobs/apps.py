@@ -6,4 +6,7 @@ class JobsConfig(AppConfig):
     name = "jobs"
 
     def ready(self) -> None:
-        from jobs import audit  # noqa: F401  (connects the membership signals of the audit log)
+        from jobs import (
+            audit,  # noqa: F401  (connects the membership signals of the audit log)
+            key_cache,  # noqa: F401  (connects the signals that invalidate cached keys)
+        )

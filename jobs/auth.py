@@ -1,4 +1,4 @@
-"""API keys: `Authorization: Bearer hg_<prefix>_<secret>`, and the throttles keyed on them.
+"""API keys: `Authorization: Bearer hg_<prefix>_<secret>`, and the throttles keyed on them (and on addresses).
 
 Only sha256(secret) is stored. Keys are 256-bit random tokens, so a slow password hash buys
 nothing; the prefix finds the row and hmac.compare_digest compares in constant time.
@@ -21,6 +21,8 @@ from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from config.security import client_address
+from jobs import key_cache
 from jobs.audit import remember_key
 from jobs.models import ApiKey
 
@@ -50,20 +52,29 @@ def parse_key(raw: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+def _load_key(prefix: str) -> ApiKey | None:
+    """The key with this prefix, its team, its creator and the creator's role: one query on the unique prefix."""
+    role = Subquery(ApiKey.creator_role(OuterRef("team_id"), OuterRef("created_by_id")))
+    return (
+        ApiKey.objects.select_related("team", "created_by")
+        .annotate(**{ApiKey.CREATOR_ROLE: Coalesce(role, Value(""))})
+        .filter(prefix=prefix)
+        .first()
+    )
+
+
 def apikey_verify(raw: str) -> ApiKey:
     """The live key for a presented token; AuthenticationFailed (401) otherwise."""
     parsed = parse_key(raw)
     if parsed is None:
         raise exceptions.AuthenticationFailed("Malformed API key.")
     prefix, secret = parsed
-    # The creator's role comes in the same query; jobs.access.key_permissions reads it from the row.
-    role = Subquery(ApiKey.creator_role(OuterRef("team_id"), OuterRef("created_by_id")))
-    key = (
-        ApiKey.objects.select_related("team", "created_by")
-        .annotate(**{ApiKey.CREATOR_ROLE: Coalesce(role, Value(""))})
-        .filter(prefix=prefix)
-        .first()
-    )
+    version = key_cache.current_version()  # before the query: see jobs.key_cache
+    key = key_cache.cached_key(prefix, version)
+    if key is None:
+        key = _load_key(prefix)
+        if key is not None:
+            key_cache.remember(prefix, version, key)
     # Compare even when no row matched, so timing does not tell which prefixes exist.
     expected = key.secret_hash if key else hash_secret("")
     if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
@@ -76,7 +87,7 @@ def apikey_verify(raw: str) -> ApiKey:
     if key.created_by is not None and not key.created_by.is_active:
         raise exceptions.AuthenticationFailed("The user who created this API key is inactive.")
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # an UPDATE: no signal, the cache stays
         key.last_used_at = now
     return key
 
@@ -214,3 +225,32 @@ class SessionUserRateThrottle(_LiveRateMixin, SlidingWindowRateThrottle):
         if isinstance(request.auth, ApiKey) or not request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+def _unauthenticated(request: Request) -> bool:
+    return request.auth is None and not request.user.is_authenticated
+
+
+class AnonymousAddressThrottle(_LiveRateMixin, SlidingWindowRateThrottle):
+    """One bucket per client address for requests without valid credentials: no key, a bad, expired or
+    revoked key, no session. Requests a view lets through anonymously (the schema, the docs) count here
+    as DRF throttles them; the 401s, which authentication and permissions raise before DRF throttles,
+    count through `throttle_unauthenticated`."""
+
+    scope = "anon"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not _unauthenticated(request):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+def throttle_unauthenticated(exc: Exception, request: Request | None, view: Any) -> Exception:
+    """A 401 counts against the caller's address; past the rate it becomes a 429 with the wait."""
+    unauthorized = isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed)
+    if not unauthorized or exc.status_code != 401 or request is None:
+        return exc
+    throttle = AnonymousAddressThrottle()
+    if throttle.allow_request(request, view):
+        return exc
+    return exceptions.Throttled(wait=throttle.wait())

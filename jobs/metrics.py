@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Min
@@ -70,7 +72,19 @@ def _after_commit(record: Callable[[], None]) -> None:
     transaction.on_commit(partial(_safely, record), robust=True)
 
 
-def _observe_ended(runs: list[Run], end_reason: str | None) -> None:
+@dataclass(frozen=True)
+class EndedRun:
+    """What counting and logging an ended run needs, without a model instance."""
+
+    pk: Any
+    job_id: Any
+    attempt: int
+    end_reason: str
+    lateness_ms: int | None = None
+    duration_ms: int | None = None
+
+
+def _observe_ended(runs: list[Run | EndedRun], end_reason: str | None) -> None:
     for run in runs:
         reason = end_reason or run.end_reason
         RUNS_ENDED.labels(end_reason=reason).inc()
@@ -85,7 +99,7 @@ def _observe_ended(runs: list[Run], end_reason: str | None) -> None:
             run_log.log(level, "run ended: %s", reason, extra=fields)
 
 
-def runs_ended(runs: Iterable[Run], end_reason: str | None = None) -> None:
+def runs_ended(runs: Iterable[Run | EndedRun], end_reason: str | None = None) -> None:
     """Count, time and log runs that have just ended; `end_reason` overrides a stale in-memory one."""
     ended = list(runs)
     if ended:

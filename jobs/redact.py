@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +33,12 @@ def redact_headers(headers: Mapping[str, str], extra: Iterable[str] = ()) -> dic
 
 def redact_url(url: str, extra: Iterable[str] = ()) -> str:
     """Hide a password in the user-info part and secret-looking query parameters."""
+    return _redacted_url(url, tuple(extra))
+
+
+@functools.lru_cache(maxsize=8192)
+def _redacted_url(url: str, extra: tuple[str, ...]) -> str:
+    # A pure function of its arguments; the engine redacts every run's URL, most of them the same.
     try:
         parts = urlsplit(url)
     except ValueError:

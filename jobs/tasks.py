@@ -5,12 +5,13 @@ Every task is idempotent, which is what makes acks_late + reject_on_worker_lost 
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from history.retention import prune_all
-from jobs import dispatch as dispatcher
-from jobs import execute, heartbeat, reaper
+from jobs.engine import dispatch as dispatcher
+from jobs.engine import execute, heartbeat, reaper
+from jobs.engine.publish import EXECUTE_TASK
 
 
 @shared_task(name="hourglass.dispatch")
@@ -30,6 +31,10 @@ def prune() -> int:
     return prune_all()
 
 
-@shared_task(name="hourglass.execute_runs")
-def execute_runs(run_ids: list[str]) -> None:
-    execute.execute_runs(run_ids)
+@shared_task(name=EXECUTE_TASK, bind=True)
+def execute_runs(self: Task, run_ids: list[str]) -> None:
+    """Stage the batch and hand it to this process's engine; in eager mode, run it to the end."""
+    if self.request.is_eager:
+        execute.execute_runs(run_ids)
+    else:
+        execute.hand_off(run_ids)

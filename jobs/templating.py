@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 _VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
+# Anything between double braces, so a name the pattern above would not read ("{{ 1x }}") is still caught.
+_PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}")
+# What every step of a run can name (docs/api.md, "Templates"), besides the job's variables.
+BUILTIN_NAMES = ("run_id", "scheduled_for", "attempt", "job.natural_id", "job.name")
+# What an email step can name besides: the run's outcome (jobs.engine.notify).
+EMAIL_NAMES = ("outcome", "error", "http_status", "failures")
 _HEADER_UNSAFE_RE = re.compile(r"[\r\n\x00]")
 
 
@@ -45,6 +51,13 @@ def run_context(
         }
     )
     return context
+
+
+def unknown_names(text: str, known: Iterable[str]) -> list[str]:
+    """The names `{{ ... }}` placeholders in `text` use that are not in `known`, in order, once each."""
+    known = set(known)
+    names = (match.group(1).strip() for match in _PLACEHOLDER_RE.finditer(text))
+    return list(dict.fromkeys(name for name in names if name not in known))
 
 
 def render(text: str, context: Mapping[str, str]) -> str:

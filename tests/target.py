@@ -10,9 +10,11 @@ Routes (any method):
   /endless                 chunked, never ends
   /gzip-bomb?mb=           a small gzip body that inflates to `mb` MB
   /redirect?to=URL         302 to URL
+  /loop                    302 to itself, for ever
+  /location?to=TEXT        302 with TEXT as the Location header, unchecked
   /retry-after/{seconds}   503 with Retry-After
   /sequence/{key}?codes=500,500,200   the n-th call with this key gets the n-th code (last repeats)
-Every request is recorded (method, path, query, headers, first 64 KiB of body, time).
+Every request is recorded (method, path, query, headers, first 64 KiB of body, time, full URL).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    url: str = ""  # the full URL as received (scheme, Host header, raw path and query)
 
 
 @dataclass
@@ -75,7 +78,15 @@ class Target:
         body = await request.content.read(65536)
         with self._lock:
             self.requests.append(
-                Received(request.method, request.path, dict(request.query), dict(request.headers), body, time.time())
+                Received(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    dict(request.headers),
+                    body,
+                    time.time(),
+                    str(request.url),
+                )
             )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -102,6 +113,10 @@ class Target:
             return web.Response(body=raw, headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"})
         if name == "redirect":
             raise web.HTTPFound(request.query["to"])
+        if name == "loop":
+            raise web.HTTPFound("/loop")
+        if name == "location":
+            return web.Response(status=302, headers={"Location": request.query["to"]})
         if name == "retry-after":
             return web.Response(status=503, text="busy", headers={"Retry-After": arg})
         if name == "sequence":
@@ -146,9 +161,9 @@ def start_target() -> tuple[Target, Any]:
     async def boot() -> None:
         app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", target.handle)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, target.host, 0, shutdown_timeout=0.5)
+        site = web.TCPSite(runner, target.host, 0)
         await site.start()
         target.port = site._server.sockets[0].getsockname()[1]
         holder["runner"] = runner
@@ -168,6 +183,7 @@ def start_target() -> tuple[Target, Any]:
         asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
     return target, stop
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -71,17 +72,19 @@ RENDERERS: dict[str, type[JSONRenderer]] = {"csv": CSVRenderer, "ndjson": NDJSON
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, bool):  # as in the JSON and NDJSON forms, not Python's True/False
+        return "true" if value else "false"
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
-def csv_chunks(runs: Iterable[Run]) -> Iterator[str]:
+def csv_chunks(runs: Iterable[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_FIELDS)
     for index, run in enumerate(runs, start=1):
-        item = run_item(run, with_progress=False)
+        item = run_item(run)  # a row without steps: no progress
         item["startedAt"], item["finishedAt"] = item["duration"]
         writer.writerow([_cell(item[field]) for field in CSV_FIELDS])
         if index % ROWS_PER_CHUNK == 0:
@@ -91,7 +94,7 @@ def csv_chunks(runs: Iterable[Run]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def ndjson_chunks(runs: Iterable[Run]) -> Iterator[str]:
+def ndjson_chunks(runs: Iterable[dict[str, Any]]) -> Iterator[str]:
     lines: list[str] = []
     for run in runs:
         lines.append(json.dumps(run_item(run), separators=(",", ":")))
@@ -136,8 +139,13 @@ class JobHistoryExportView(APIView):
         field, descending = query_sort(request.query_params, SORTS, DEFAULT_SORT)
         runs = run_list(actor=actor, job=job, filters=request.query_params)
         fmt = request.accepted_renderer.format
-        rows = run_export_iter(runs, ordering=Ordering(field, descending), steps=fmt == "ndjson")
-        chunks = ndjson_chunks(rows) if fmt == "ndjson" else csv_chunks(rows)
-        response = StreamingHttpResponse(chunks, content_type=f"{request.accepted_renderer.media_type}; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{job.natural_id}-history.{fmt}"'
-        return response
+        return export_response(runs, ordering=Ordering(field, descending), fmt=fmt, name=f"{job.natural_id}-history")
+
+
+def export_response(runs: QuerySet[Run], *, ordering: Ordering, fmt: str, name: str) -> StreamingHttpResponse:
+    """Every run of `runs` as a streamed CSV or NDJSON download `<name>.<fmt>` (the API's and the dashboard's)."""
+    rows = run_export_iter(runs, ordering=ordering, steps=fmt == "ndjson")
+    chunks = ndjson_chunks(rows) if fmt == "ndjson" else csv_chunks(rows)
+    response = StreamingHttpResponse(chunks, content_type=f"{RENDERERS[fmt].media_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response

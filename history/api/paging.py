@@ -51,7 +51,9 @@ def history_envelope(request: Request, runs: QuerySet[Run]) -> dict[str, Any]:
     skips or repeats a row while new runs arrive; other orders fall back to `start`.
     """
     params = history_params(request)
-    page = run_page(runs, ordering=params.ordering, limit=params.limit, start=params.start, cursor=params.cursor)
+    page = run_page(
+        runs, ordering=params.ordering, limit=params.limit, start=params.start, cursor=params.cursor, as_rows=True
+    )
     total, estimate = run_count(runs)
     if params.ordering.keyset:
         next_href = href(request, cursor=page.next_cursor, start=None) if page.next_cursor else None

@@ -1,8 +1,8 @@
 """Informer's job-history item (seed 000): the seed's fields first, in its order, then ours.
 
-Rendering is a plain function, because export streams hundreds of thousands of rows and a DRF
-serializer per row would dominate the cost. The Serializer classes below describe the same shape
-for the OpenAPI schema; the contract tests and schemathesis hold the two together.
+An item is rendered from a plain row (history.rows), because pages and exports render many and
+a model instance and a DRF serializer per row would dominate the cost. HISTORY_ITEM declares each
+field once, for the response and for the OpenAPI schema (history.shapes).
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from typing import Any
 from rest_framework import serializers
 
 from history.models import Run, RunStep
+from history.rows import succeeded
+from history.shapes import Field, Shape, column
 from jobs.api.serializers import JsonObjectField
+from jobs.api.strict import StrictSerializer
 from jobs.redact import redact_request
 
 # RunStep status → Informer's result status (success|error|warning).
@@ -27,52 +30,17 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def progress_entry(step: RunStep) -> dict[str, Any]:
+def progress_entry(step: dict[str, Any]) -> dict[str, Any]:
+    status = step["status"]
     return {
-        "task": {"key": step.key, "opts": {"name": step.name, **(step.opts or {})}},
+        "task": {"key": step["key"], "opts": {"name": step["name"], **(step["opts"] or {})}},
         "result": {
-            "key": step.result_key or f"job:status.{RESULT_KEYS.get(step.status, step.status)}",
-            "success": step.status == RunStep.Status.DONE,
-            "status": PROGRESS_STATUS.get(step.status, "warning"),
-            "message": step.message or step.error or None,
+            "key": step["result_key"] or f"job:status.{RESULT_KEYS.get(status, status)}",
+            "success": status == RunStep.Status.DONE,
+            "status": PROGRESS_STATUS.get(status, "warning"),
+            "message": step["message"] or step["error"] or None,
         },
     }
-
-
-def run_item(run: Run, *, with_progress: bool = True) -> dict[str, Any]:
-    """One run as Informer shows it. Needs with_details() (team, user, steps) to stay at constant queries."""
-    item: dict[str, Any] = {
-        "id": str(run.pk),
-        "jobId": str(run.job_id),
-        "ownerId": f"team:{run.team.slug}",
-        "success": run.success,
-        "warnings": run.warnings,
-        "duration": [iso(run.started_at), iso(run.finished_at)],
-        "data": run.data or {},
-        "progress": [progress_entry(step) for step in run.steps.all()] if with_progress else [],
-        "createdAt": iso(run.created_at),
-        # Ours, beside the seed's.
-        "attempt": run.attempt,
-        "retryOf": str(run.retry_of_id) if run.retry_of_id else None,
-        "backoffLimit": run.backoff_limit,
-        "triggeredBy": run.triggered_by,
-        "user": run.triggered_by_user.get_username() if run.triggered_by_user else None,
-        "scheduledFor": iso(run.scheduled_for),
-        "latenessMs": run.lateness_ms,
-        "status": run.status,
-        "endReason": run.end_reason or None,
-        "httpStatus": run.http_status,
-        "responseBody": run.response_body,
-        "error": run.error,
-        "exitCode": run.exit_code,
-        "variables": run.variables or {},
-        # Stored redacted by the executor; redacted again so a rule added later also covers old rows.
-        "request": redact_request(run.request) if run.request else {},
-    }
-    return item
-
-
-# --- OpenAPI description of the same shapes ---------------------------------------------------
 
 
 class TaskSerializer(serializers.Serializer):
@@ -92,33 +60,114 @@ class ProgressSerializer(serializers.Serializer):
     result = ResultSerializer()
 
 
-class HistoryItemSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    jobId = serializers.UUIDField()  # noqa: N815
-    ownerId = serializers.CharField(help_text="team:<slug>")  # noqa: N815
-    success = serializers.BooleanField()
-    warnings = serializers.BooleanField()
-    duration = serializers.ListField(
-        child=serializers.DateTimeField(allow_null=True), min_length=2, max_length=2, help_text="[start, end]"
+class WarningSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=Run.WarningKind.values,
+        help_text="step: another step failed; duration, size, json_type: unlike the job's recent successful runs",
     )
-    data = serializers.DictField()
-    progress = ProgressSerializer(many=True)
-    createdAt = serializers.DateTimeField()  # noqa: N815
-    attempt = serializers.IntegerField()
-    retryOf = serializers.UUIDField(allow_null=True)  # noqa: N815
-    backoffLimit = serializers.IntegerField()  # noqa: N815
-    triggeredBy = serializers.ChoiceField(choices=Run.Trigger.values)  # noqa: N815
-    user = serializers.CharField(allow_null=True)
-    scheduledFor = serializers.DateTimeField()  # noqa: N815
-    latenessMs = serializers.IntegerField(allow_null=True)  # noqa: N815
-    status = serializers.ChoiceField(choices=Run.Status.values)
+    message = serializers.CharField(help_text="What was unlike them, and the band or limit it broke")
+
+
+STEP_WARNING = "A step other than the request failed."
+
+
+def warning_of(row: dict[str, Any]) -> dict[str, str] | None:
+    """Why `warnings` is true, or None; a run written before warnings had kinds counts as a step's."""
+    if not row["warnings"]:
+        return None
+    return {"kind": row["warning_kind"] or Run.WarningKind.STEP, "message": row["warning"] or STEP_WARNING}
+
+
+def _uuid_or_none(name: str) -> Any:
+    return lambda row: str(row[name]) if row[name] else None
+
+
+def _time(name: str) -> Any:
+    return lambda row: iso(row[name])
+
+
+# The seed's fields first, in its order, then ours.
+HISTORY_ITEM = Shape(
+    "HistoryItem",
+    [
+        Field("id", serializers.UUIDField(), lambda row: str(row["id"])),
+        Field("jobId", serializers.UUIDField(), lambda row: str(row["job_id"])),
+        Field("ownerId", serializers.CharField(help_text="team:<slug>"), lambda row: f"team:{row['team_slug']}"),
+        Field("success", serializers.BooleanField(), succeeded),
+        Field("warnings", serializers.BooleanField(), column("warnings")),
+        Field(
+            "duration",
+            serializers.ListField(
+                child=serializers.DateTimeField(allow_null=True), min_length=2, max_length=2, help_text="[start, end]"
+            ),
+            lambda row: [iso(row["started_at"]), iso(row["finished_at"])],
+        ),
+        Field("data", serializers.DictField(), lambda row: row["data"] or {}),
+        Field(
+            "progress",
+            ProgressSerializer(many=True),
+            lambda row: [progress_entry(step) for step in row["steps"]] if "steps" in row else [],
+        ),
+        Field("createdAt", serializers.DateTimeField(), _time("created_at")),
+        Field("attempt", serializers.IntegerField(), column("attempt")),
+        Field("retryOf", serializers.UUIDField(allow_null=True), _uuid_or_none("retry_of_id")),
+        Field("backoffLimit", serializers.IntegerField(), column("backoff_limit")),
+        Field("triggeredBy", serializers.ChoiceField(choices=Run.Trigger.values), column("triggered_by")),
+        Field("user", serializers.CharField(allow_null=True), column("user_name")),
+        Field("scheduledFor", serializers.DateTimeField(), _time("scheduled_for")),
+        Field("latenessMs", serializers.IntegerField(allow_null=True), column("lateness_ms")),
+        Field("status", serializers.ChoiceField(choices=Run.Status.values), column("status")),
+        Field(
+            "endReason",
+            serializers.ChoiceField(choices=Run.EndReason.values, allow_null=True),
+            lambda row: row["end_reason"] or None,
+        ),
+        Field("httpStatus", serializers.IntegerField(allow_null=True), column("http_status")),
+        Field("responseBody", serializers.CharField(allow_null=True), column("response_body")),
+        Field("error", serializers.CharField(allow_null=True), column("error")),
+        Field("exitCode", serializers.IntegerField(allow_null=True), column("exit_code")),
+        Field(
+            "warning",
+            WarningSerializer(allow_null=True, help_text="Why `warnings` is true; null when it is false"),
+            warning_of,
+        ),
+        Field("variables", serializers.DictField(), lambda row: row["variables"] or {}),
+        # Stored redacted by the executor; redacted again so a rule added later also covers old rows.
+        Field(
+            "request",
+            serializers.DictField(help_text="The request as sent; secret headers redacted"),
+            lambda row: redact_request(row["request"]) if row["request"] else {},
+        ),
+    ],
+)
+HistoryItemSerializer = HISTORY_ITEM.serializer
+
+
+class ChainRunSerializer(serializers.Serializer):
+    runId = serializers.UUIDField(allow_null=True, help_text="null once the run has been deleted")  # noqa: N815
+    jobId = serializers.UUIDField(allow_null=True)  # noqa: N815
+    naturalId = serializers.CharField(allow_null=True)  # noqa: N815
+    status = serializers.ChoiceField(choices=Run.Status.values, allow_null=True)
     endReason = serializers.ChoiceField(choices=Run.EndReason.values, allow_null=True)  # noqa: N815
-    httpStatus = serializers.IntegerField(allow_null=True)  # noqa: N815
-    responseBody = serializers.CharField(allow_null=True)  # noqa: N815
-    error = serializers.CharField(allow_null=True)
-    exitCode = serializers.IntegerField(allow_null=True)  # noqa: N815
-    variables = serializers.DictField()
-    request = serializers.DictField(help_text="The request as sent; secret headers redacted")
+    href = serializers.CharField(allow_null=True)
+
+
+class ChainSerializer(serializers.Serializer):
+    startedBy = ChainRunSerializer(  # noqa: N815
+        many=True, help_text="The runs whose outcome started this one (a job chain's `after`)"
+    )
+    started = ChainRunSerializer(many=True, help_text="The runs this run's outcome started")
+
+
+class HistoryDetailSerializer(HistoryItemSerializer):  # type: ignore[misc,valid-type]
+    """One run: its history item, and its place in a job chain."""
+
+    chain = ChainSerializer()
+
+
+def run_item(row: dict[str, Any]) -> dict[str, Any]:
+    """One run (a row, history.rows) as Informer shows it; a row without `steps` shows no progress."""
+    return HISTORY_ITEM.render(row)
 
 
 class HrefSerializer(serializers.Serializer):
@@ -148,7 +197,7 @@ class HistoryListSerializer(serializers.Serializer):
         }
 
 
-class TriggerSerializer(serializers.Serializer):
+class TriggerSerializer(StrictSerializer):
     variables = JsonObjectField(required=False, help_text="Values for {{ variables }} in this run only")
 
 
@@ -156,7 +205,7 @@ class DeletedSerializer(serializers.Serializer):
     deleted = serializers.IntegerField()
 
 
-class HistoryFilterSerializer(serializers.Serializer):
+class HistoryFilterSerializer(StrictSerializer):
     """POST …/history/delete: the list filters, in the body."""
 
     status = serializers.ChoiceField(choices=Run.Status.values, required=False)

@@ -11,19 +11,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import Conflict, problem_responses
+from config.renderers import FAST_RENDERERS
 from history.api import docs
 from history.api.paging import history_envelope
 from history.api.serializers import (
     DeletedSerializer,
+    HistoryDetailSerializer,
     HistoryFilterSerializer,
     HistoryItemSerializer,
     HistoryListSerializer,
     run_item,
 )
+from history.chains import run_chain
 from history.models import Run
+from history.rows import row_of
 from history.selectors import run_get, run_list
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
 from jobs.access import Actor, actor_from_request, job_for_actor, require_any
+from jobs.api.strict import refuse_fields, unknown_fields
 from jobs.models import Job
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 
@@ -42,16 +47,18 @@ def run_response(actor: Actor, run: Run, status_code: int = status.HTTP_200_OK) 
     fresh = run_get(actor=actor, run_id=str(run.pk)) or run
     location = reverse("api:job-history-detail", args=[run.job_id, run.pk])
     headers = {"Location": location} if status_code in (status.HTTP_201_CREATED, status.HTTP_202_ACCEPTED) else None
-    return Response(run_item(fresh), status=status_code, headers=headers)
+    return Response(run_item(row_of(fresh)), status=status_code, headers=headers)
 
 
 class JobHistoryViewSet(viewsets.ViewSet):
+    renderer_classes = FAST_RENDERERS
+
     @extend_schema(
         operation_id="jobs_history_list",
         summary="List execution history for a job",
         tags=TAGS,
         parameters=[docs.JOB_ID, *docs.PAGING, *docs.FILTERS],
-        responses={200: HistoryListSerializer, **problem_responses(400, 403, 409)},
+        responses={200: HistoryListSerializer, **problem_responses(400, 403, 409, described=docs.PAGED_ERRORS)},
     )
     def index(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
         actor = actor_from_request(request)
@@ -64,12 +71,13 @@ class JobHistoryViewSet(viewsets.ViewSet):
         summary="Get details for a specific job execution",
         tags=TAGS,
         parameters=[docs.JOB_ID, docs.HISTORY_ID],
-        responses={200: HistoryItemSerializer, **problem_responses(403, 409)},
+        responses={200: HistoryDetailSerializer, **problem_responses(403, 409)},
     )
     def retrieve(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_READ)
-        return Response(run_item(_run_of(actor, job, historyId)))
+        run = _run_of(actor, job, historyId)
+        return Response({**run_item(row_of(run)), "chain": run_chain(run)})
 
     @extend_schema(
         operation_id="jobs_history_destroy",
@@ -100,6 +108,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_RUN)
         run = _run_of(actor, job, historyId)
+        refuse_fields(request.data)
         try:
             run = run_cancel(run=run, by=actor.user)
         except ValidationError as exc:
@@ -118,6 +127,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_RUN)
         run = _run_of(actor, job, historyId)
+        refuse_fields(request.data)
         new_run = run_rerun(run=run, by=actor.user, triggered_by=Run.Trigger.API)
         return run_response(actor, new_run, status.HTTP_202_ACCEPTED)
 
@@ -134,17 +144,22 @@ class JobHistoryViewSet(viewsets.ViewSet):
         job = job_for_actor(actor, id, JOB_EDIT)
         if not isinstance(request.data, dict):
             raise ValidationError({"body": "Send the filters as a JSON object (may be empty: {})."})
+        unknown = unknown_fields(request.data, HistoryFilterSerializer().fields)
+        if unknown:
+            raise ValidationError(unknown)
         runs = run_list(actor=actor, job=job, filters=request.data)
         return Response({"deleted": runs_delete(queryset=runs, by=actor.user)})
 
 
 class HistoryListView(APIView):
+    renderer_classes = FAST_RENDERERS
+
     @extend_schema(
         operation_id="history_list",
         summary="Every run in the caller's teams, newest first by default",
         tags=TAGS,
         parameters=[*docs.PAGING, *docs.FILTERS, docs.JOB_FILTER],
-        responses={200: HistoryListSerializer, **problem_responses(400, 403)},
+        responses={200: HistoryListSerializer, **problem_responses(400, 403, described=docs.PAGED_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         actor = actor_from_request(request)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import PROBLEM_CONTENT_TYPE
+from config.renderers import FAST_RENDERERS
 from history.selectors import Ordering
 
 ExceptionHandler = Callable[[Exception, dict[str, Any]], Response | None]
@@ -26,6 +27,7 @@ NEWEST_FIRST = Ordering("created_at", descending=True)
 class DialectView(APIView):
     """An endpoint in a peer's dialect. Subclasses override `error_body` when the peer's errors aren't problem+json."""
 
+    renderer_classes = FAST_RENDERERS
     # None keeps the problem+json media type; a dialect with plain JSON errors sets "application/json".
     error_media_type: str | None = None
 

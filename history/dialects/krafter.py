@@ -18,10 +18,12 @@ from config.problems import problem_responses
 from history.api.serializers import iso
 from history.dialects.common import NEWEST_FIRST, DialectView
 from history.models import Run
+from history.rows import succeeded
 from history.selectors import run_list, run_page
-from jobs import plans
+from history.shapes import Field, Shape, column
 from jobs.access import actor_from_request, job_for_actor
 from jobs.api.params import query_int
+from jobs.engine import plans
 from jobs.roles import JOB_READ
 
 DEFAULT_LIMIT = 20
@@ -31,44 +33,62 @@ MAX_LIMIT = 100
 CONNECTION_LEVEL_EXIT_CODES = frozenset(plans.EXIT_CODES[kind] for kind in (plans.TIMEOUT, plans.CONNECTION))
 
 
-def _connection_level(run: Run) -> bool:
-    return run.end_reason == Run.EndReason.TIMEOUT or run.exit_code in CONNECTION_LEVEL_EXIT_CODES
+def _below_http(row: dict[str, Any]) -> bool:
+    """A failure below HTTP: Krafter reports no status and no body for it."""
+    connection_level = row["end_reason"] == Run.EndReason.TIMEOUT or row["exit_code"] in CONNECTION_LEVEL_EXIT_CODES
+    return not succeeded(row) and connection_level
 
 
-def krafter_execution(run: Run) -> dict[str, Any]:
-    """One ended run as Krafter shows it; anything but a success is `failed`."""
-    succeeded = run.success
-    below_http = not succeeded and _connection_level(run)
-    return {
-        "id": str(run.pk),
-        "status": "success" if succeeded else "failed",
-        "http_status": None if below_http else run.http_status,
-        "response_body": None if below_http else run.response_body,
+# One ended run as Krafter shows it; anything but a success is `failed`.
+KRAFTER_EXECUTION = Shape(
+    "KrafterExecution",
+    [
+        Field("id", serializers.UUIDField(), lambda row: str(row["id"])),
+        Field(
+            "status",
+            serializers.ChoiceField(choices=["success", "failed"]),
+            lambda row: "success" if succeeded(row) else "failed",
+        ),
+        Field(
+            "http_status",
+            serializers.IntegerField(allow_null=True, help_text="null for connection errors and timeouts"),
+            lambda row: None if _below_http(row) else row["http_status"],
+        ),
+        Field(
+            "response_body",
+            serializers.CharField(
+                allow_null=True,
+                allow_blank=True,
+                help_text="At most 2 KB, then `...[truncated]`; null for connection errors",
+            ),
+            lambda row: None if _below_http(row) else row["response_body"],
+        ),
         # The executor records "HTTP 500" for a bad status and the exception's class otherwise; runs
         # that never fired (skipped, missed) fall back to their end reason.
-        "error": None if succeeded else (run.error or run.end_reason),
-        "attempt": run.attempt,
-        "duration_ms": run.duration_ms,
-        "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-    }
-
-
-# --- OpenAPI description of the same shapes ---------------------------------------------------
-
-
-class KrafterExecutionSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["success", "failed"])
-    http_status = serializers.IntegerField(allow_null=True, help_text="null for connection errors and timeouts")
-    response_body = serializers.CharField(
-        allow_null=True, allow_blank=True, help_text="At most 2 KB, then `...[truncated]`; null for connection errors"
-    )
-    error = serializers.CharField(allow_null=True, help_text="null on success; `HTTP 500` or the error's class")
-    attempt = serializers.IntegerField(help_text="1 for the first attempt")
-    duration_ms = serializers.IntegerField(allow_null=True, help_text="null when the run never fired")
-    started_at = serializers.DateTimeField(allow_null=True, help_text="null when the run never fired")
-    finished_at = serializers.DateTimeField(allow_null=True, help_text="Set on every run Hourglass ends")
+        Field(
+            "error",
+            serializers.CharField(allow_null=True, help_text="null on success; `HTTP 500` or the error's class"),
+            lambda row: None if succeeded(row) else (row["error"] or row["end_reason"]),
+        ),
+        Field("attempt", serializers.IntegerField(help_text="1 for the first attempt"), column("attempt")),
+        Field(
+            "duration_ms",
+            serializers.IntegerField(allow_null=True, help_text="null when the run never fired"),
+            column("duration_ms"),
+        ),
+        Field(
+            "started_at",
+            serializers.DateTimeField(allow_null=True, help_text="null when the run never fired"),
+            lambda row: iso(row["started_at"]),
+        ),
+        Field(
+            "finished_at",
+            serializers.DateTimeField(allow_null=True, help_text="Set on every run Hourglass ends"),
+            lambda row: iso(row["finished_at"]),
+        ),
+    ],
+)
+KrafterExecutionSerializer = KRAFTER_EXECUTION.serializer
 
 
 class KrafterExecutionsSerializer(serializers.Serializer):
@@ -99,5 +119,5 @@ class ExecutionsView(DialectView):
         job = job_for_actor(actor, id, JOB_READ)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         runs = run_list(actor=actor, job=job, filters={"status": Run.Status.ENDED})
-        page = run_page(runs, ordering=NEWEST_FIRST, limit=limit)
-        return Response({"data": [krafter_execution(run) for run in page.runs]})
+        page = run_page(runs, ordering=NEWEST_FIRST, limit=limit, as_rows=True, steps=False)
+        return Response({"data": [KRAFTER_EXECUTION.render(row) for row in page.runs]})

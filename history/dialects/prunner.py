@@ -15,10 +15,10 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.clean_input import CleanJSONParser
 from config.problems import Conflict
 from history.api.serializers import iso
 from history.dialects.common import DialectView
@@ -26,6 +26,7 @@ from history.models import Run, RunStep
 from history.selectors import run_get
 from history.services import run_cancel, run_trigger
 from jobs.access import Actor, actor_from_request, job_for_actor, require
+from jobs.api.strict import StrictSerializer
 from jobs.models import NATURAL_ID_RE
 from jobs.roles import JOB_READ, JOB_RUN
 from jobs.steps import topological_order
@@ -82,7 +83,10 @@ def prunner_job(run: Run) -> dict[str, Any]:
             "end": iso(run.finished_at),
             "errored": errored,
             "id": str(run.pk),
-            "lastError": (last_error or run.error or run.end_reason) if errored else None,
+            # "Error message of last task that had an error": also on a run that succeeded with a step
+            # failed (Informer's warnings: true). An anomaly warning has no such task: prunner has no
+            # field for it, and the run reads as the success it is.
+            "lastError": (last_error or run.error or run.end_reason) if errored else last_error,
             "pipeline": run.job.natural_id,
             "start": iso(run.started_at),
             "tasks": [prunner_task(step) for step in steps],
@@ -138,7 +142,7 @@ class PrunnerJobSerializer(serializers.Serializer):
     variables = serializers.DictField()
 
 
-class PrunnerScheduleSerializer(serializers.Serializer):
+class PrunnerScheduleSerializer(StrictSerializer):
     # Natural IDs and UUIDs both match; anything else cannot name a job, so it is a 400, not a 404.
     pipeline = serializers.RegexField(NATURAL_ID_RE, max_length=100, help_text="The job's natural ID or UUID")
     variables = serializers.DictField(required=False, help_text="Values for {{ variables }} in this run only")
@@ -221,7 +225,7 @@ class JobCancelView(PrunnerView):
 class PipelinesScheduleView(PrunnerView):
     """Trigger a run of the job named by `pipeline`, with optional variables."""
 
-    parser_classes = [JSONParser]  # prunner's schedule consumes application/json only
+    parser_classes = [CleanJSONParser]  # prunner's schedule consumes application/json only
 
     @extend_schema(
         operation_id="prunner_pipelines_schedule",

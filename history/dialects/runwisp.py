@@ -18,10 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import problem_responses
+from history.api.docs import query_param
 from history.api.serializers import iso
 from history.dialects.common import DialectView
 from history.models import Run
 from history.selectors import Ordering, run_count, run_list, run_page
+from history.shapes import Field, Shape, column
 from jobs.access import actor_from_request, job_for_actor
 from jobs.api.params import query_choice, query_int
 from jobs.models import Job
@@ -44,31 +46,19 @@ SORT_FIELDS = {
 DESCENDING = {"asc": False, "desc": True}
 # RunWisp's query names → RunFilter's, so the filtering is the primary API's.
 FILTERS = {"status": "status", "task_name": "job", "search": "q"}
-TRIGGERS = {Run.Trigger.CRON: "cron", Run.Trigger.API: "api", Run.Trigger.DASHBOARD: "api"}
+# RunWisp knows cron, api and cloud: a run a caller asked for is `api`; one Hourglass started by itself (its clock,
+# or a job chain: another job's outcome) is `cron`.
+TRIGGERS = {
+    Run.Trigger.CRON: "cron",
+    Run.Trigger.API: "api",
+    Run.Trigger.DASHBOARD: "api",
+    Run.Trigger.BACKFILL: "api",
+    Run.Trigger.CHAIN: "cron",
+}
 # RunWisp has no "blocked" (our SSRF guard refusing the target); the request failed.
 END_REASONS = {Run.EndReason.BLOCKED: "failed"}
 # Huma's ErrorModel has additionalProperties: false; extension members (e.g. a 409's `jobs`) go.
 ERROR_MODEL_FIELDS = ("type", "title", "status", "detail", "instance", "errors")
-
-
-def runwisp_run(run: Run, task_name: str) -> dict[str, Any]:
-    """One run as RunWisp's `Run`; optional fields without a value are left out, as huma's omitempty does."""
-    item: dict[str, Any] = {
-        "created_at": iso(run.created_at),
-        "end_at": iso(run.finished_at),
-        "end_reason": END_REASONS.get(run.end_reason, run.end_reason) if run.status == Run.Status.ENDED else None,
-        "exit_code": run.exit_code if run.exit_code is not None else 0,
-        "id": str(run.pk),
-        "replica_index": 0,
-        "retry_attempt": run.attempt - 1,
-        "retry_of_run_id": str(run.retry_of_id) if run.retry_of_id else None,
-        "start_at": iso(run.started_at),
-        "status": run.status,
-        "task_name": task_name,
-        "triggered_by": TRIGGERS.get(run.triggered_by, "api"),
-    }
-    # external_execution_id: Hourglass runs have none, so it is always the omitted empty value.
-    return {name: value for name, value in item.items() if value not in (None, "")}
 
 
 def _task_runs(actor: Any, job: Job, request: Request) -> Any:
@@ -93,23 +83,61 @@ def _ordering(request: Request) -> Ordering:
 # --- OpenAPI description of the same shapes ---------------------------------------------------
 
 
-class RunWispRunSerializer(serializers.Serializer):
-    created_at = serializers.DateTimeField()
-    end_at = serializers.DateTimeField(required=False)
-    end_reason = serializers.ChoiceField(
-        choices=["success", "failed", "stopped", "timeout", "crashed", "skipped", "missed", "log_overflow"],
-        required=False,
-        help_text="Why the run ended (set when status=ended)",
-    )
-    exit_code = serializers.IntegerField(help_text="0 until the run ends")
-    id = serializers.UUIDField()
-    replica_index = serializers.IntegerField(help_text="Always 0: a run is one request")
-    retry_attempt = serializers.IntegerField(help_text="0 for the first attempt")
-    retry_of_run_id = serializers.UUIDField(required=False)
-    start_at = serializers.DateTimeField(required=False)
-    status = serializers.ChoiceField(choices=Run.Status.values, help_text="Run lifecycle phase")
-    task_name = serializers.CharField()
-    triggered_by = serializers.ChoiceField(choices=["cron", "api", "cloud"], help_text="How the run was triggered")
+# One run as RunWisp's `Run`; optional fields without a value are left out, as huma's omitempty does.
+# external_execution_id: Hourglass runs have none, so it is always the omitted empty value.
+RUNWISP_RUN = Shape(
+    "RunWispRun",
+    [
+        Field("created_at", serializers.DateTimeField(), lambda row: iso(row["created_at"])),
+        Field("end_at", serializers.DateTimeField(required=False), lambda row: iso(row["finished_at"])),
+        Field(
+            "end_reason",
+            serializers.ChoiceField(
+                choices=["success", "failed", "stopped", "timeout", "crashed", "skipped", "missed", "log_overflow"],
+                required=False,
+                help_text="Why the run ended (set when status=ended)",
+            ),
+            lambda row: (
+                END_REASONS.get(row["end_reason"], row["end_reason"]) if row["status"] == Run.Status.ENDED else None
+            ),
+        ),
+        Field(
+            "exit_code",
+            serializers.IntegerField(help_text="0 until the run ends"),
+            lambda row: row["exit_code"] if row["exit_code"] is not None else 0,
+        ),
+        Field("id", serializers.UUIDField(), lambda row: str(row["id"])),
+        Field("replica_index", serializers.IntegerField(help_text="Always 0: a run is one request"), lambda row: 0),
+        Field(
+            "retry_attempt",
+            serializers.IntegerField(help_text="0 for the first attempt"),
+            lambda row: row["attempt"] - 1,
+        ),
+        Field(
+            "retry_of_run_id",
+            serializers.UUIDField(required=False),
+            lambda row: str(row["retry_of_id"]) if row["retry_of_id"] else None,
+        ),
+        Field("start_at", serializers.DateTimeField(required=False), lambda row: iso(row["started_at"])),
+        Field(
+            "status",
+            serializers.ChoiceField(choices=Run.Status.values, help_text="Run lifecycle phase"),
+            column("status"),
+        ),
+        Field("task_name", serializers.CharField(), column("task_name")),
+        Field(
+            "triggered_by",
+            serializers.ChoiceField(choices=["cron", "api", "cloud"], help_text="How the run was triggered"),
+            lambda row: TRIGGERS.get(row["triggered_by"], "api"),
+        ),
+    ],
+    omit=(None, ""),
+)
+RunWispRunSerializer = RUNWISP_RUN.serializer
+
+
+def runwisp_run(row: dict[str, Any], task_name: str) -> dict[str, Any]:
+    return RUNWISP_RUN.render({**row, "task_name": task_name})
 
 
 class RunWispRunsSerializer(serializers.Serializer):
@@ -117,18 +145,18 @@ class RunWispRunsSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text="Matching runs (exact up to 10,000, else 10,000)")
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, required=False, description=description)
-
-
-class TaskRunsView(DialectView):
-    """A task's runs with offset/limit, filters and sorting; errors in huma's problem+json (seed 004)."""
+class RunWispView(DialectView):
+    """RunWisp's errors: huma's problem+json (seed 004)."""
 
     def error_body(self, problem: dict[str, Any], request: Request) -> dict[str, Any]:
         body = {name: problem[name] for name in ERROR_MODEL_FIELDS if name in problem}
         # Huma's `instance` is a full URI (format: uri), not the path the primary API gives.
         body["instance"] = request.build_absolute_uri()
         return body
+
+
+class TaskRunsView(RunWispView):
+    """A task's runs with offset/limit, filters and sorting."""
 
     @extend_schema(
         operation_id="runwisp_task_runs",
@@ -141,13 +169,13 @@ class TaskRunsView(DialectView):
                 OpenApiParameter.PATH,
                 description="Task name (the job's natural ID)",
             ),
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}, "Max results"),
-            _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "Offset"),
-            _query("status", {"type": "string", "enum": Run.Status.values}, "Filter by run status"),
-            _query("task_name", {"type": "string", "maxLength": 100}, "Filter by task name"),
-            _query("sort_field", {"type": "string", "enum": [*SORT_FIELDS, ""]}, "Field to sort by"),
-            _query("sort_direction", {"type": "string", "enum": [*DESCENDING, ""]}, "Sort direction"),
-            _query("search", {"type": "string", "maxLength": 200}, "Search the run name, error and response body"),
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}, "Max results"),
+            query_param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "Offset"),
+            query_param("status", {"type": "string", "enum": Run.Status.values}, "Filter by run status"),
+            query_param("task_name", {"type": "string", "maxLength": 100}, "Filter by task name"),
+            query_param("sort_field", {"type": "string", "enum": [*SORT_FIELDS, ""]}, "Field to sort by"),
+            query_param("sort_direction", {"type": "string", "enum": [*DESCENDING, ""]}, "Sort direction"),
+            query_param("search", {"type": "string", "maxLength": 200}, "Search the run name, error and response body"),
         ],
         responses={200: RunWispRunsSerializer, **problem_responses(400, 403, 409)},
     )
@@ -160,6 +188,6 @@ class TaskRunsView(DialectView):
         ordering = _ordering(request)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         offset = query_int(request.query_params, "offset", default=0, low=0, high=MAX_OFFSET)
-        page = run_page(runs, ordering=ordering, limit=limit, start=offset)
+        page = run_page(runs, ordering=ordering, limit=limit, start=offset, as_rows=True, steps=False)
         total, _ = run_count(runs)
         return Response({"runs": [runwisp_run(run, job.natural_id) for run in page.runs], "total": total})

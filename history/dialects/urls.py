@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from history.dialects import krafter, northflank, prunner, runwisp
+from history.dialects import krafter, northflank, prunner, runwisp, runwisp_notifications
 
 app_name = "dialects"
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("pipelines/schedule", prunner.PipelinesScheduleView.as_view(), name="prunner-pipelines-schedule"),
     path("api/v1/cron/jobs/<str:id>/executions", krafter.ExecutionsView.as_view(), name="krafter-executions"),
     path("api/tasks/<str:taskName>/runs", runwisp.TaskRunsView.as_view(), name="runwisp-task-runs"),
+    path("api/notifications", runwisp_notifications.NotificationsView.as_view(), name="runwisp-notifications"),
 ]

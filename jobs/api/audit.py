@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import problem_responses
+from history.api.docs import query_param
 from history.api.serializers import iso
-from history.selectors import UtcDateTimeFilter
+from history.selectors import UtcDateTimeFilter, empty_filters
 from jobs.access import Actor, actor_from_request, require_any
 from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, offset_links, query_int
 from jobs.models import AuditEntry
@@ -44,6 +45,9 @@ class AuditFilter(django_filters.FilterSet):
 def audit_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditEntry]:
     """Entries of the teams where the caller holds team:admin; ValidationError on bad filters."""
     queryset = AuditEntry.objects.filter(team_id__in=actor.team_ids_with(TEAM_ADMIN)).select_related("team")
+    empty = empty_filters(filters or {}, ("action", "since", "until"))  # a time or a choice given empty
+    if empty:
+        raise ValidationError(empty)
     filterset = AuditFilter(data=filters or {}, queryset=queryset)
     if not filterset.is_valid():
         raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
@@ -95,12 +99,16 @@ class AuditListView(APIView):
         tags=["audit"],
         parameters=[
             OpenApiParameter("action", str, enum=AuditEntry.Action.values),
-            OpenApiParameter("actor", str, description="A username, or key:<prefix>"),
-            OpenApiParameter("team", str, description="Team slug"),
-            OpenApiParameter("since", str, description="ISO 8601 time (inclusive)"),
-            OpenApiParameter("until", str, description="ISO 8601 time (exclusive)"),
-            OpenApiParameter("start", int),
-            OpenApiParameter("limit", int, description=f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+            query_param("actor", {"type": "string", "maxLength": 200}, "A username, or key:<prefix>"),
+            query_param("team", {"type": "string", "maxLength": 64}, "Team slug"),
+            query_param("since", {"type": "string", "format": "date-time"}, "ISO 8601 time (inclusive)"),
+            query_param("until", {"type": "string", "format": "date-time"}, "ISO 8601 time (exclusive)"),
+            query_param("start", {"type": "integer", "minimum": 0, "maximum": 2_000_000_000, "default": 0}, "Offset"),
+            query_param(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                f"1–{MAX_LIMIT}, default {DEFAULT_LIMIT}",
+            ),
         ],
         responses={200: AuditListSerializer, **problem_responses(400, 403)},
     )

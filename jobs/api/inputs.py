@@ -6,21 +6,42 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from rest_framework import serializers
 
-from jobs import schedules
 from jobs.models import Job, Team
-from jobs.redact import REDACTED
-from jobs.services import JOB_OPTION_FIELDS, job_create, job_update, schedule_from_input, steps_from_input
+from jobs.secrets import shown_config
+from jobs.steps import sent_config
+from jobs.write import FIELDS, job_validate, job_write
 
-SCHEDULE_FIELDS = ("schedule_kind", "cron_expression", "timezone", "interval_seconds", "run_at")
-# Model field → where the API takes it, so a service's error points at what the caller sent.
+# Canonical path (jobs.write.JOB_FIELDS) → where the API takes it, so an error points at what the caller sent.
 API_PATHS = {
     "natural_id": "naturalId",
+    "name": "name",
+    "description": "description",
+    "enabled": "enabled",
+    "schedule_kind": "schedule.kind",
+    "cron_expression": "schedule.expression",
+    "timezone": "schedule.timezone",
+    "interval_seconds": "schedule.seconds",
+    "run_at": "schedule.at",
     "retry_limit": "retry.limit",
     "backoff_strategy": "retry.backoff",
     "backoff_base_seconds": "retry.baseSeconds",
     "overlap_policy": "overlapPolicy",
     "misfire_grace_seconds": "misfireGraceSeconds",
+    "jitter_seconds": "jitterSeconds",
+    "start_at": "startAt",
+    "end_at": "endAt",
+    "max_runs": "maxRuns",
+    "pause_after_failures": "pauseAfterFailures",
+    "after": "after",
+    "after_all": "afterAll",
+    "after_within_seconds": "afterWithinSeconds",
+    "anomaly_window": "anomaly.window",
+    "anomaly_min_samples": "anomaly.minSamples",
+    "anomaly_duration_k": "anomaly.durationK",
+    "anomaly_size_factor": "anomaly.sizeFactor",
+    "anomaly_json_field": "anomaly.jsonField",
     "success_statuses": "successRule.statuses",
     "success_body_contains": "successRule.bodyContains",
     "success_body_regex": "successRule.bodyRegex",
@@ -29,11 +50,9 @@ API_PATHS = {
     "keep_runs": "retention.keepRuns",
     "keep_days": "retention.keepDays",
     "keep_failed_days": "retention.keepFailedDays",
+    "variables": "variables",
     "secret_headers": "secretHeaders",
-    "schedule_kind": "schedule.kind",
-    "cron_expression": "schedule.expression",
-    "interval_seconds": "schedule.seconds",
-    "run_at": "schedule.at",
+    "calendars": "calendars",
 }
 _STEP_PATH_RE = re.compile(r"^steps\[(\d+)\](.*)$")
 
@@ -44,22 +63,17 @@ def _camel(name: str) -> str:
 
 
 def _existing_steps(job: Job) -> list[dict[str, Any]]:
+    """The job's steps as a caller sees them (secrets as the placeholder, which keeps them when saved again)."""
     return [
-        {"name": s.name, "kind": s.kind, "depends_on": s.depends_on, "run_if": s.run_if, "config": s.config}
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "depends_on": s.depends_on,
+            "run_if": s.run_if,
+            "config": sent_config(s.kind, shown_config(s.config, job.secret_headers or ())),
+        }
         for s in job.steps.all()
     ]
-
-
-def _restore_secrets(steps: list[dict[str, Any]], job: Job | None) -> None:
-    """A header sent back as the redaction marker keeps the value stored for that step."""
-    if job is None:
-        return
-    stored = {s["name"]: (s["config"] or {}).get("headers") or {} for s in _existing_steps(job)}
-    for step in steps:
-        headers = (step.get("config") or {}).get("headers") or {}
-        for name, value in headers.items():
-            if value == REDACTED and name in stored.get(step.get("name") or "", {}):
-                headers[name] = stored[step["name"]][name]
 
 
 def _notify_steps(notify: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,48 +131,70 @@ def _rekeyed(exc: ValidationError, via_request: bool, base_count: int) -> Valida
     )
 
 
-def _schedule(data: dict[str, Any], job: Job | None) -> schedules.Schedule | None:
-    if not any(field in data for field in SCHEDULE_FIELDS):
-        return None
-
-    def pick(field: str, current: Any) -> Any:
-        return data[field] if field in data else current
-
-    return schedule_from_input(
-        kind=pick("schedule_kind", job.schedule_kind if job else ""),
-        expression=pick("cron_expression", job.cron_expression if job else "") or "",
-        timezone_name=pick("timezone", job.timezone if job else "UTC") or "UTC",
-        seconds=pick("interval_seconds", job.interval_seconds if job else None),
-        at=pick("run_at", job.run_at if job else None),
-    )
+def _fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {path: data[path] for path in FIELDS if path in data}
 
 
-def _options(data: dict[str, Any]) -> dict[str, Any]:
-    return {field: data[field] for field in JOB_OPTION_FIELDS if field in data}
-
-
-def job_create_from_input(*, team: Team, data: dict[str, Any], by: Any) -> Job:
+def job_create_from_input(*, team: Team, data: dict[str, Any], by: Any, save: bool = True) -> Job | None:
+    """Create a job from a JobSerializer's validated data; `save=False` only checks it (raises or returns None)."""
     raw_steps, via_request, base_count = _plan_steps(data, None)
     try:
-        schedule = _schedule(data, None)
-        steps = steps_from_input(steps=raw_steps) if raw_steps else steps_from_input()
-        return job_create(
-            team=team, natural_id=data["natural_id"], schedule=schedule, steps=steps, created_by=by, **_options(data)
-        )
+        if not save:
+            job_validate(team=team, job=None, fields=_fields(data), steps=raw_steps)
+            return None
+        return job_write(team=team, fields=_fields(data), steps=raw_steps, by=by)
     except ValidationError as exc:
+        if raw_steps is None and "steps" in exc.message_dict:
+            messages = {**exc.message_dict, "request": ["Give a request (at least a URL) or a list of steps."]}
+            del messages["steps"]
+            exc = ValidationError(messages)
         raise _rekeyed(exc, via_request, base_count) from exc
 
 
-def job_update_from_input(*, job: Job, data: dict[str, Any]) -> Job:
+def job_update_from_input(*, job: Job, data: dict[str, Any], save: bool = True) -> Job | None:
     raw_steps, via_request, base_count = _plan_steps(data, job)
-    if raw_steps is not None:
-        _restore_secrets(raw_steps, job)
     try:
-        schedule = _schedule(data, job)
-        steps = steps_from_input(steps=raw_steps) if raw_steps is not None else None
-        options = _options(data)
-        if "natural_id" in data:
-            options["natural_id"] = data["natural_id"]
-        return job_update(job=job, schedule=schedule, steps=steps, **options)
+        if not save:
+            job_validate(team=job.team, job=job, fields=_fields(data), steps=raw_steps)
+            return None
+        return job_write(team=job.team, job=job, fields=_fields(data), steps=raw_steps)
     except ValidationError as exc:
         raise _rekeyed(exc, via_request, base_count) from exc
+
+
+def _without_errors(data: Any, errors: Any) -> Any:
+    """`data` less every part that `errors` (a DRF error detail) points at."""
+    if isinstance(errors, dict) and isinstance(data, dict):
+        kept = dict(data)
+        for key, inner in errors.items():
+            if key in kept:
+                if isinstance(inner, dict):
+                    kept[key] = _without_errors(kept[key], inner)
+                else:
+                    del kept[key]
+        return kept
+    if isinstance(errors, dict) and isinstance(data, list):
+        return [_without_errors(item, errors[index]) if index in errors else item for index, item in enumerate(data)]
+    return data
+
+
+def parsed_anyway(serializer: serializers.Serializer) -> dict[str, Any] | None:
+    """What parses of an invalid payload: the fields in error left out (as partial input), or None.
+
+    So that the service checks the rest and the caller hears of every error at once, not in stages.
+    """
+    data: Any = serializer.initial_data
+    errors: Any = serializer.errors
+    for _ in range(3):
+        data = _without_errors(data, errors)
+        retry = type(serializer)(data=data, partial=True)
+        if retry.is_valid():
+            return dict(retry.validated_data)
+        errors = retry.errors
+    return None
+
+
+# The manifest (jobs.manifest.entries) takes each job in the API's shape, so it reads it the same way.
+steps_of_input = _plan_steps
+api_path = _api_path
+fields_of_input = _fields

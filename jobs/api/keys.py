@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from config.problems import problem_responses
 from history.api.serializers import iso
 from jobs.access import actor_from_request, team_for_actor
+from jobs.api.strict import StrictSerializer
 from jobs.auth import PREFIX_RE
 from jobs.models import ApiKey
 from jobs.roles import PERMISSIONS, SCOPE_ALIASES, TEAM_ADMIN
@@ -54,7 +55,7 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
     key = serializers.CharField(help_text="The secret key; shown only in this answer")
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=[*PERMISSIONS, *SCOPE_ALIASES]), min_length=1, max_length=10

@@ -31,11 +31,17 @@ class Gathered:
             raise ValidationError(self.errors)
 
 
-def query_int(params: Mapping[str, Any], name: str, *, default: int, low: int, high: int | None = None) -> int:
+def query_int(
+    params: Mapping[str, Any], name: str, *, default: int, low: int, high: int | None = None, blank: bool = True
+) -> int:
+    """A whole-number parameter: absent gives `default`, and so does empty unless `blank` is False."""
+    given = params.getlist(name) if hasattr(params, "getlist") else []
+    if len(given) > 1:  # QueryDict.get would quietly take the last one
+        raise ValidationError({f"query.{name}": "Give it once."})
     raw = params.get(name)
-    if raw is None or raw == "":
-        return default
     bound = f"between {low} and {high}" if high is not None else f"{low} or more"
+    if raw is None or (raw == "" and blank):
+        return default
     try:
         value = int(str(raw).strip())
     except ValueError:

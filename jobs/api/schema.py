@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from history.api.docs import query_param
 from history.api.serializers import ListLinksSerializer
 from jobs.api.serializers import JobSerializer
 
-
-def _query(name: str, schema: dict, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, required=False, description=description)
-
-
 _SORTS = [prefix + name for name in ("name", "naturalId", "createdAt", "nextRunAt") for prefix in ("", "-")]
 JOB_LIST_PARAMS = [
-    _query("q", {"type": "string", "maxLength": 200}, "Search the natural ID and the name"),
-    _query("team", {"type": "string", "maxLength": 64}, "Only this team (slug)"),
-    _query("sort", {"type": "string", "enum": _SORTS, "default": "name"}, "Sort field, '-' for descending"),
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30}, "Results per page"),
-    _query("start", {"type": "integer", "minimum": 0, "maximum": 2_000_000_000, "default": 0}, "Offset"),
+    query_param("q", {"type": "string", "maxLength": 200}, "Search the natural ID and the name"),
+    query_param("team", {"type": "string", "maxLength": 64}, "Only this team (slug)"),
+    query_param("sort", {"type": "string", "enum": _SORTS, "default": "name"}, "Sort field, '-' for descending"),
+    query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 30}, "Results per page"),
+    query_param("start", {"type": "integer", "minimum": 0, "maximum": 2_000_000_000, "default": 0}, "Offset"),
 ]
-COUNT_PARAM = _query("count", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "How many")
-WINDOW_PARAM = _query("window", {"type": "string", "enum": ["24h", "7d", "30d"], "default": "24h"}, "Time window")
+COUNT_PARAM = query_param("count", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "How many")
+WINDOW_PARAM = query_param("window", {"type": "string", "enum": ["24h", "7d", "30d"], "default": "24h"}, "Time window")
 
 
 class JobEmbeddedSerializer(serializers.Serializer):
@@ -41,12 +36,30 @@ class JobListSerializer(serializers.Serializer):
         }
 
 
+class SlotSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="The slot, in UTC.")
+    removedBy = serializers.CharField(  # noqa: N815
+        allow_null=True,
+        help_text="calendar:<name> when one of the job's calendars removes the slot; null when it fires.",
+    )
+
+
 class FireTimesSerializer(serializers.Serializer):
     jobId = serializers.UUIDField()  # noqa: N815
     enabled = serializers.BooleanField()
     description = serializers.CharField()
     timezone = serializers.CharField()
-    fireTimes = serializers.ListField(child=serializers.DateTimeField())  # noqa: N815
+    fireTimes = serializers.ListField(  # noqa: N815
+        child=serializers.DateTimeField(), help_text="The slots among the next `count` that fire."
+    )
+    slots = SlotSerializer(many=True, help_text="The next `count` slots of the schedule, removed ones marked.")
+    nextFireAt = serializers.DateTimeField(  # noqa: N815
+        allow_null=True, help_text="The first slot that fires, looking up to 2,000 slots ahead; null if none."
+    )
+    after = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The jobs whose outcome also starts this one ([{job, on}]); their runs are not in fireTimes.",
+    )
 
 
 class DurationPercentilesSerializer(serializers.Serializer):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
+from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -12,7 +15,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.problems import problem_responses
+from config.problems import flatten_errors, problem_responses
 from history.api import docs
 from history.api.serializers import HistoryItemSerializer, TriggerSerializer, iso
 from history.api.views import run_response
@@ -21,7 +24,7 @@ from history.services import run_trigger
 from jobs import schedules
 from jobs.access import Actor, actor_from_request, job_for_actor, job_list, require_any, team_for_actor
 from jobs.api import schema
-from jobs.api.inputs import job_create_from_input, job_update_from_input
+from jobs.api.inputs import job_create_from_input, job_update_from_input, parsed_anyway
 from jobs.api.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -33,7 +36,11 @@ from jobs.api.params import (
     query_sort,
     query_text,
 )
-from jobs.api.serializers import JobSerializer
+from jobs.api.serializers import JobChangeSerializer, JobSerializer, JobWrittenSerializer
+from jobs.api.strict import refuse_fields
+from jobs.calendar_services import attached_for_job, calendars_prefetch
+from jobs.calendars import first_firing, mark_slots
+from jobs.chains import TRIGGERS_PREFETCH as TRIGGERS
 from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 from jobs.services import job_delete, job_set_enabled
@@ -56,10 +63,34 @@ def _team_for_create(actor: Actor, slug: str | None) -> Team:
     raise ValidationError({"team": f"You are in several teams; give one of: {', '.join(slugs)}."})
 
 
-def _job_response(job: Job, status_code: int = status.HTTP_200_OK) -> Response:
-    fresh = Job.objects.select_related("team").prefetch_related("steps").get(pk=job.pk)
+def _job_response(job: Job, status_code: int = status.HTTP_200_OK, *, written: bool = False) -> Response:
+    fresh = Job.objects.select_related("team").prefetch_related("steps", calendars_prefetch(), TRIGGERS).get(pk=job.pk)
     headers = {"Location": reverse("api:job-detail", args=[job.pk])} if status_code == 201 else None
-    return Response(JobSerializer(fresh).data, status=status_code, headers=headers)
+    body = JobSerializer(fresh).data
+    if written:  # a create or a change says which stored secrets it dropped (jobs.secrets)
+        body["droppedSecrets"] = [dropped.as_dict() for dropped in getattr(job, "dropped_secrets", [])]
+    return Response(body, status=status_code, headers=headers)
+
+
+def _refuse(serializer: JobSerializer, check: Callable[[], object]) -> NoReturn:
+    """Raise the serializer's errors together with the service's on what did parse (none twice)."""
+    errors: dict[str, Any] = dict(serializer.errors)
+    if serializer.initial_data is not None and isinstance(serializer.initial_data, dict):
+        try:
+            check()
+        except ValidationError as exc:
+            taken = [path for path, _ in flatten_errors(serializer.errors, "")]
+            for path, messages in exc.message_dict.items():
+                # Not where the serializer has spoken already: on the field, inside it, or around it
+                # (an error on `calendars` would replace the one on `calendars[0].mode`).
+                if not any(
+                    path == seen
+                    or path.startswith((f"{seen}.", f"{seen}["))
+                    or seen.startswith((f"{path}.", f"{path}["))
+                    for seen in taken
+                ):
+                    errors[path] = messages
+    raise exceptions.ValidationError(errors)
 
 
 class JobViewSet(viewsets.ViewSet):
@@ -82,7 +113,11 @@ class JobViewSet(viewsets.ViewSet):
         field, descending = sort
         jobs = job_list(actor=actor, q=q, team=team)
         ordered = jobs.order_by(f"-{field}" if descending else field, "pk")
-        page = list(ordered.select_related("team").prefetch_related("steps")[start : start + limit + 1])
+        page = list(
+            ordered.select_related("team").prefetch_related("steps", calendars_prefetch(), TRIGGERS)[
+                start : start + limit + 1
+            ]
+        )
         next_href, prev_href = offset_links(request, start=start, limit=limit, has_next=len(page) > limit)
         items = JobSerializer(page[:limit], many=True).data
         body = hal_list(
@@ -95,15 +130,24 @@ class JobViewSet(viewsets.ViewSet):
         summary="Create a job (job:edit)",
         tags=TAGS,
         request=JobSerializer,
-        responses={201: JobSerializer, **problem_responses(400, 403, 413)},
+        responses={201: JobWrittenSerializer, **problem_responses(400, 403, 413)},
     )
     def create(self, request: Request) -> Response:
         actor = actor_from_request(request)
         serializer = JobSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            parsed = parsed_anyway(serializer)
+
+            def check() -> None:
+                if parsed is not None:
+                    team = _team_for_create(actor, parsed.get("team"))
+                    job_create_from_input(team=team, data=parsed, by=actor.user, save=False)
+
+            _refuse(serializer, check)
         team = _team_for_create(actor, serializer.validated_data.get("team"))
         job = job_create_from_input(team=team, data=serializer.validated_data, by=actor.user)
-        return _job_response(job, status.HTTP_201_CREATED)
+        assert job is not None  # noqa: S101 - saved
+        return _job_response(job, status.HTTP_201_CREATED, written=True)
 
     @extend_schema(
         operation_id="jobs_retrieve",
@@ -121,17 +165,23 @@ class JobViewSet(viewsets.ViewSet):
         summary="Change a job (job:edit); send only the fields to change",
         tags=TAGS,
         parameters=[docs.JOB_ID],
-        request=JobSerializer(partial=True),
-        responses={200: JobSerializer, **problem_responses(400, 403, 409, 413)},
+        request=JobChangeSerializer(partial=True),
+        responses={200: JobWrittenSerializer, **problem_responses(400, 403, 409, 413)},
     )
     def partial_update(self, request: Request, id: str) -> Response:  # noqa: A002
         job = job_for_actor(actor_from_request(request), id, JOB_EDIT)
-        serializer = JobSerializer(job, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        if "team" in serializer.validated_data:
-            raise ValidationError({"team": "A job cannot move to another team."})
-        job = job_update_from_input(job=job, data=serializer.validated_data)
-        return _job_response(job)
+        serializer = JobChangeSerializer(job, data=request.data, partial=True)
+        if not serializer.is_valid():
+            parsed = parsed_anyway(serializer)
+
+            def check_change() -> None:
+                if parsed is not None:
+                    job_update_from_input(job=job, data=parsed, save=False)
+
+            _refuse(serializer, check_change)
+        changed = job_update_from_input(job=job, data=serializer.validated_data)
+        assert changed is not None  # noqa: S101 - saved
+        return _job_response(changed, written=True)
 
     @extend_schema(
         operation_id="jobs_destroy",
@@ -148,6 +198,7 @@ class JobViewSet(viewsets.ViewSet):
 
     def _set_enabled(self, request: Request, ref: str, enabled: bool) -> Response:
         job = job_for_actor(actor_from_request(request), ref, JOB_EDIT)
+        refuse_fields(request.data)
         return _job_response(job_set_enabled(job=job, enabled=enabled))
 
     @extend_schema(
@@ -191,7 +242,8 @@ class JobViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="jobs_fire_times",
-        summary="The next fire times and a human-readable schedule",
+        summary="The next slots (each marked when a calendar removes it), the fire times among them, and the"
+        " schedule in words",
         tags=TAGS,
         parameters=[docs.JOB_ID, schema.COUNT_PARAM],
         responses={200: schema.FireTimesSerializer, **problem_responses(400, 403, 409)},
@@ -199,14 +251,22 @@ class JobViewSet(viewsets.ViewSet):
     def fire_times(self, request: Request, id: str) -> Response:  # noqa: A002
         job = job_for_actor(actor_from_request(request), id, JOB_READ)
         count = query_int(request.query_params, "count", default=10, low=1, high=100)
-        times = schedules.preview(job.schedule, timezone.now(), count)
+        prefetch_related_objects([job], calendars_prefetch())  # the slots and the description read them
+        now = timezone.now()
+        times = schedules.preview(job.schedule, now, count)
+        attached = attached_for_job(job)
+        marked = mark_slots(attached, times, job.timezone)
+        next_fire = first_firing(attached, job.schedule, now) if attached else (times[0] if times else None)
         return Response(
             {
                 "jobId": str(job.pk),
                 "enabled": job.enabled,
                 "description": job.schedule_text,
                 "timezone": job.timezone,
-                "fireTimes": [iso(t) for t in times],
+                "fireTimes": [iso(slot) for slot, reason in marked if not reason],
+                "slots": [{"at": iso(slot), "removedBy": reason or None} for slot, reason in marked],
+                "nextFireAt": iso(next_fire),
+                "after": job.after,
             }
         )
 

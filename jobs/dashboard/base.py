@@ -93,12 +93,18 @@ def teams_of(actor: Actor) -> list[Team]:
 
 
 def current_team(request: HttpRequest, teams: list[Team]) -> Team | None:
-    """The team picked in the switcher (kept in the session), else the first one."""
+    """The team picked in the switcher (kept in the session), else the one the user joined first.
+
+    Joining another team later (`manage.py addmember`, the admin) does not move a user out of the
+    team they work in, whatever the new team's name.
+    """
+    by_id = {team.pk: team for team in teams}
     chosen = request.session.get(SESSION_TEAM)
-    for team in teams:
-        if team.pk == chosen:
-            return team
-    return teams[0] if teams else None
+    if chosen in by_id:
+        return by_id[chosen]
+    # The actor holds the user's teams in the order they joined them (jobs.access.actor_for_user).
+    first = next((team_id for team_id in actor_of(request).permissions if team_id in by_id), None)
+    return by_id.get(first)
 
 
 def page_context(request: HttpRequest, team: Team | None, **extra: Any) -> dict[str, Any]:

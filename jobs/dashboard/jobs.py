@@ -7,17 +7,22 @@ from datetime import timedelta
 from uuid import UUID
 
 from django.contrib import messages
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.dashboard.views import job_alerts
 from history.models import Run
-from history.selectors import jobs_with_last_run, run_recent_by_job, run_stats, run_success_rates
+from history.selectors import anomaly_in_force, jobs_with_last_run, run_recent_by_job, run_stats, run_success_rates
 from history.services import run_trigger
 from history.views import run_table
 from jobs import schedules
 from jobs.access import job_for_actor, visible_jobs
+from jobs.calendar_services import attached_for_job, calendars_prefetch
+from jobs.calendars import mark_slots
+from jobs.chains import TRIGGERS_PREFETCH
 from jobs.dashboard.base import actor_of, current_team, dashboard_view, is_htmx, page_context, paginate, teams_of
 from jobs.dashboard.charts import Chart, duration_chart, sparkline
 from jobs.forms import JobListFilter
@@ -50,7 +55,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
     team = current_team(request, teams)
     if team is None:
         return render(request, "jobs/no_team.html", page_context(request, None, teams=teams))
-    filterset = JobListFilter(request.GET or None, queryset=jobs_with_last_run(visible_jobs(actor).filter(team=team)))
+    jobs = visible_jobs(actor).filter(team=team).prefetch_related(calendars_prefetch(), TRIGGERS_PREFETCH)
+    filterset = JobListFilter(request.GET or None, queryset=jobs_with_last_run(jobs))
     page = paginate(filterset.qs, request)
     job_ids = [job.pk for job in page]
     recent = run_recent_by_job(job_ids=job_ids, per_job=SPARK_RUNS)
@@ -66,6 +72,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     actor = actor_of(request)
     job = job_for_actor(actor, str(job_id), JOB_READ)
+    prefetch_related_objects([job], calendars_prefetch())  # the description, the slots and the details read them
     now = timezone.now()
     recent = run_recent_by_job(job_ids=[job.pk], per_job=CHART_RUNS)[job.pk]
     context = page_context(
@@ -73,12 +80,16 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
         job.team,
         job=job,
         steps=list(job.steps.all()),
-        fire_times=schedules.preview(job.schedule, now, 5) if job.enabled else [],
+        fire_times=mark_slots(attached_for_job(job), schedules.preview(job.schedule, now, 5), job.timezone)
+        if job.enabled
+        else [],
         stats=run_stats(job=job, since=now - SUCCESS_WINDOW),
         chart=duration_chart(recent, CHART_RUNS),
         chart_count=len(recent),
         table=run_table(request, actor, job),
+        anomaly=anomaly_in_force(job=job),
     )
+    context.update(job_alerts(job, context["flags"]))
     return render(request, "jobs/job_detail.html", context)
 
 
@@ -101,6 +112,9 @@ def job_run_now(request: HttpRequest, job_id: UUID) -> HttpResponse:
 def job_set_enabled_view(request: HttpRequest, job_id: UUID, enabled: bool) -> HttpResponse:
     """Pause (enabled=False) or resume a job; the URL conf says which."""
     job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
+    if enabled and job.once_done:
+        messages.warning(request, f"{job.name} has had its one run; edit its time to run it again.")
+        return redirect("jobs:detail", job_id=job.pk)
     job_set_enabled(job=job, enabled=enabled)
     done = f"Resumed {job.name}." if enabled else f"Paused {job.name}: it will not fire until resumed."
     messages.success(request, done)

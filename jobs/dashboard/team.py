@@ -15,10 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from jobs.access import require, team_for_actor
+from jobs.dashboard.audit_filters import AuditFilterForm
 from jobs.dashboard.base import SESSION_TEAM, actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.models import ApiKey, AuditEntry, Team
-from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN
+from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN, Role
 from jobs.services import apikey_create, apikey_revoke
+from jobs.text import CleanTextMixin
 
 SESSION_NEW_KEY = "hourglass_new_key"
 SCOPE_HELP = {
@@ -29,7 +31,7 @@ SCOPE_HELP = {
 }
 
 
-class ApiKeyForm(forms.Form):
+class ApiKeyForm(CleanTextMixin, forms.Form):
     name = forms.CharField(max_length=100)
     scopes = forms.MultipleChoiceField(
         choices=[(scope, f"{scope} — {SCOPE_HELP[scope]}") for scope in PERMISSIONS],
@@ -45,7 +47,16 @@ class ApiKeyForm(forms.Form):
         return datetime.combine(day, time.min, UTC) if day else None
 
 
-def _admin_team(request: HttpRequest) -> tuple[Team, list[Team]]:
+class MemberAddForm(CleanTextMixin, forms.Form):
+    who = forms.CharField(
+        label="Username or email",
+        max_length=254,
+        help_text="An existing user is added at once; a new email address gets an invitation to set a password.",
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+def admin_team(request: HttpRequest) -> tuple[Team, list[Team]]:
     actor = actor_of(request)
     teams = teams_of(actor)
     team = current_team(request, teams)
@@ -55,7 +66,9 @@ def _admin_team(request: HttpRequest) -> tuple[Team, list[Team]]:
     return team, teams
 
 
-def _team_page(request: HttpRequest, team: Team, teams: list[Team], **extra: Any) -> HttpResponse:
+def render_team_page(
+    request: HttpRequest, team: Team, teams: list[Team], status: int = 200, **extra: Any
+) -> HttpResponse:
     context = page_context(
         request,
         team,
@@ -63,27 +76,30 @@ def _team_page(request: HttpRequest, team: Team, teams: list[Team], **extra: Any
         memberships=list(team.memberships.select_related("user").order_by("user__username")),
         keys=list(team.api_keys.select_related("created_by")),
         key_form=extra.pop("key_form", None) or ApiKeyForm(),
+        member_form=extra.pop("member_form", None) or MemberAddForm(),
+        roles=Role.choices,
         now=timezone.now(),
         **extra,
     )
-    return render(request, "jobs/team.html", context, status=400 if context["key_form"].errors else 200)
+    invalid = context["key_form"].errors or context["member_form"].errors
+    return render(request, "jobs/team.html", context, status=400 if invalid else status)
 
 
 @require_http_methods(["GET"])
 @dashboard_view
 def team_page(request: HttpRequest) -> HttpResponse:
-    team, teams = _admin_team(request)
+    team, teams = admin_team(request)
     # A key made on the previous request: its secret is shown on this one page view, then forgotten.
     fresh = request.session.pop(SESSION_NEW_KEY, None)
     key = team.api_keys.filter(pk=fresh["id"]).first() if fresh else None
-    return _team_page(request, team, teams, new_key=key, new_secret=fresh["secret"] if key else "")
+    return render_team_page(request, team, teams, new_key=key, new_secret=fresh["secret"] if key else "")
 
 
 @require_POST
 @dashboard_view
 def apikey_create_view(request: HttpRequest) -> HttpResponse:
     """Creates a key; the team page then shows its secret once (only a hash is stored)."""
-    team, teams = _admin_team(request)
+    team, teams = admin_team(request)
     form = ApiKeyForm(request.POST)
     if form.is_valid():
         try:
@@ -103,14 +119,14 @@ def apikey_create_view(request: HttpRequest) -> HttpResponse:
             # session only until the team page has shown it.
             request.session[SESSION_NEW_KEY] = {"id": key.pk, "secret": secret}
             return redirect("jobs:team")
-    return _team_page(request, team, teams, key_form=form)
+    return render_team_page(request, team, teams, key_form=form)
 
 
 @require_http_methods(["GET", "POST"])
 @dashboard_view
 def apikey_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
     """GET asks for confirmation; POST revokes the key."""
-    team, teams = _admin_team(request)
+    team, teams = admin_team(request)
     key = get_object_or_404(ApiKey, pk=key_id, team=team)
     if request.method == "POST":
         apikey_revoke(key=key, by=request.user)
@@ -128,12 +144,12 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     """The team's audit log (team admins only), newest first, filtered like GET /api/audit."""
     from jobs.api.audit import audit_list  # the API module pulls in DRF's serializers
 
-    team, teams = _admin_team(request)
-    filters = {name: request.GET[name] for name in ("action", "actor", "since", "until") if request.GET.get(name)}
-    filters["team"] = team.slug
+    team, teams = admin_team(request)
+    form = AuditFilterForm(request.GET)
+    errors: dict[str, list[str]] = dict(form.errors) if not form.is_valid() else {}
+    filters = {**form.audit_filters(), "team": team.slug} if not errors else {}
     try:
-        entries = audit_list(actor=actor_of(request), filters=filters)
-        errors: dict[str, list[str]] = {}
+        entries = audit_list(actor=actor_of(request), filters=filters) if not errors else AuditEntry.objects.none()
     except ValidationError as exc:
         entries, errors = AuditEntry.objects.none(), exc.message_dict
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -145,8 +161,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         teams=teams,
         page=page,
         errors=errors,
-        filters=filters,
-        actions=AuditEntry.Action.choices,
+        form=form,
         query=query.urlencode(),
     )
     return render(request, "jobs/audit.html", context, status=400 if errors else 200)

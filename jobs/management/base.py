@@ -6,6 +6,8 @@ from typing import Any, NoReturn
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from jobs.text import unclean_paths
+
 
 def validation_message(exc: ValidationError) -> str:
     """One line out of a (possibly field-keyed) ValidationError."""
@@ -30,6 +32,15 @@ class Command(BaseCommand):
         return parser
 
     def execute(self, *args: Any, **options: Any) -> Any:
+        # Bytes that are not UTF-8 reach argv as lone surrogates; refuse them as the API does.
+        given = {
+            "argument": list(args),
+            **{name: value for name, value in options.items() if isinstance(value, str | list)},
+        }
+        problems = unclean_paths(given)
+        if problems:
+            where, message = problems[0]
+            raise CommandError(f"{where}: {message}")
         try:
             return super().execute(*args, **options)
         except ValidationError as exc:

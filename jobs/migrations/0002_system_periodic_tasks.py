@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from jobs.clock import install_system_tasks, uninstall_system_tasks
+from jobs.engine.clock import install_system_tasks, uninstall_system_tasks
 
 
 def install(apps, schema_editor):

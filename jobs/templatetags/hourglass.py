@@ -68,3 +68,9 @@ def percent(value: float | None) -> str:
 @register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """A value as JSON (the audit log's details), not as a Python repr; escaped by the template."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

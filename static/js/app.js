@@ -35,7 +35,10 @@
     var zone = chosenZone();
     var shownZone = zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
     var cache = {};
-    root.querySelectorAll("time[datetime]").forEach(function (el) {
+    var times = Array.prototype.slice.call(root.querySelectorAll("time[datetime]"));
+    // htmx hands each swapped-in element to onLoad: a <time> may itself be the root.
+    if (root.matches && root.matches("time[datetime]")) times.unshift(root);
+    times.forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when.getTime())) return;
       var style = el.dataset.format || "datetime";

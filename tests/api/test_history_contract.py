@@ -77,6 +77,7 @@ OUR_FIELDS = [
     "responseBody",
     "error",
     "exitCode",
+    "warning",
     "variables",
     "request",
 ]
@@ -120,10 +121,11 @@ def seed_like_run(job, viewer) -> Run:
     return run
 
 
-def _assert_item_matches(item: dict, seed: dict) -> None:
+def _assert_item_matches(item: dict, seed: dict, *, detail: bool = False) -> None:
     seed_keys = list(seed)
     assert list(item)[: len(seed_keys)] == seed_keys  # the seed's fields first, in its order
-    assert list(item)[len(seed_keys) :] == OUR_FIELDS  # then ours, beside them
+    # then ours, beside them; one run's detail adds its place in a job chain
+    assert list(item)[len(seed_keys) :] == OUR_FIELDS + (["chain"] if detail else [])
     for key in seed_keys:
         assert isinstance(item[key], type(seed[key])), key
     assert item["duration"] == seed["duration"]
@@ -154,7 +156,8 @@ def test_the_list_has_the_seeds_envelope_and_items(as_user, viewer, job, seed_li
 
 def test_the_detail_matches_the_seed_key_for_key(as_user, viewer, job, seed_like_run):
     item = as_user(viewer).get(f"/api/jobs/{job.pk}/history/{seed_like_run.pk}").json()
-    _assert_item_matches(item, SEED_DETAIL)
+    _assert_item_matches(item, SEED_DETAIL, detail=True)
+    assert item["chain"] == {"startedBy": [], "started": []}
     assert item["id"] == str(seed_like_run.pk)
     assert item["jobId"] == str(job.pk)
     assert item["progress"][1]["task"] == {"key": "job:actions.send_email", "opts": {"name": "Send Summary Email"}}
@@ -225,6 +228,7 @@ def test_our_fields_carry_the_run(as_user, editor, job):
         "responseBody": "unavailable",
         "error": "HTTP 503",
         "exitCode": 1,
+        "warning": None,
         "variables": {"region": "eu"},
     }
     assert item["success"] is False

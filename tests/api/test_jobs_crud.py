@@ -16,6 +16,12 @@ from tests.factories import JobFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _short_intervals(settings):
+    # These jobs run every 5 s, below the default minimum interval (HOURGLASS_MIN_INTERVAL_SECONDS).
+    settings.HOURGLASS_MIN_INTERVAL_SECONDS = 1
+
+
 def test_create_with_steps_retry_retention_and_rule(as_user, editor):
     payload = {
         "naturalId": "sync",
@@ -132,7 +138,23 @@ def test_patch_keeps_secret_headers_sent_back_redacted(as_user, editor, job):
 
 
 def test_patch_cannot_move_a_job(as_user, editor, job):
-    assert as_user(editor).patch(f"/api/jobs/{job.pk}", {"team": "globex"}, format="json").status_code == 400
+    response = as_user(editor).patch(f"/api/jobs/{job.pk}", {"team": "globex", "name": "moved"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"location": "body.team", "message": "A job cannot move to another team.", "value": "globex"}
+    ]
+    job.refresh_from_db()
+    assert job.name != "moved"
+
+
+def test_a_change_is_described_without_a_team(api):
+    schema = api.get("/api/schema/?format=json").json()
+    change = schema["paths"]["/api/jobs/{id}"]["patch"]["requestBody"]["content"]
+    assert list(change) == ["application/json"]  # the form parsers serve the browsable API only
+    shape = schema["components"]["schemas"][change["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]
+    assert "team" not in shape["properties"]
+    assert shape["additionalProperties"] is False
 
 
 def test_pause_and_resume(as_user, editor, job):

@@ -75,7 +75,7 @@ def test_cursor_needs_a_keyset_order(as_user, viewer, job):
                     {"name": "b", "dependsOn": ["nope"], "config": {"url": "https://x.test/b"}},
                 ],
             },
-            "body.steps",
+            "body.steps[1].dependsOn",
         ),
         ({"successRule": {"statuses": "200-abc"}}, "body.successRule.statuses"),
         ({"naturalId": "has space"}, "body.naturalId"),

@@ -55,11 +55,17 @@ CHECKS = {
     "b2": lambda result: (
         all(sample["succeeded"] == result["m"] for sample in result["samples"]["hourglass"])
         and result["task_runs_per_s"] is not None
+        and result["run_task_runs_per_s"] is not None
     ),
-    "b3": lambda result: len(result["rows"]) == 4 and all(row["api_p50_ms"] > 0 for row in result["rows"]),
+    "b3": lambda result: len(result["rows"]) == 5 and all(row["api_p50_ms"] > 0 for row in result["rows"]),
     "b4": lambda result: (
         result["samples"]["hourglass"][0]["deleted"] == result["samples"]["baseline"][0]["deleted"] > 0
     ),
     "b5": lambda result: all(case["end_reasons"] == ["success"] for case in result["cases"].values()),
-    "b6": lambda result: len(result["rows"]) == 2,
+    "b6": lambda result: len(result["rows"]) == 3 and result["stats"]["run_stats_p50_ms"] > 0,
+    "b7": lambda result: (
+        all(result[key]["requests"] == result[key]["expected"] > 0 for key in ("baseline", "loaded"))
+        and result["loaded"]["hanging"] == result["sizes"]["hanging"]
+    ),
+    "b8": lambda result: all(row["created_per_tick"] == [row["due"]] for row in result["rows"]),
 }

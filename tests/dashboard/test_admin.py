@@ -129,25 +129,39 @@ def test_it_lets_an_operator_run_but_not_pause(client, staff, job):
     assert 'value="pause"' not in body
 
 
-def test_it_rejects_an_invalid_cron_in_the_job_admin(client, staff, job):
-    client.force_login(staff("editor"))
+def _admin_change(client, job, **changes):
     url = reverse("admin:jobs_job_change", args=[job.pk])
     form = client.get(url).context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None and name in form.fields}
     data.update(
         {
             "team": job.team_id,
-            "cron_expression": "61 * * * *",
             "variables": "{}",
             "secret_headers": "[]",
             "steps-TOTAL_FORMS": "0",
             "steps-INITIAL_FORMS": "0",
+            **changes,
         }
     )
-    response = client.post(url, data)
+    return client.post(url, data)
+
+
+def test_it_rejects_an_invalid_cron_in_the_job_admin(client, staff, job):
+    client.force_login(staff("editor"))
+    response = _admin_change(client, job, cron_expression="61 * * * *")
     assert response.status_code == 200
     assert "Invalid cron expression" in response.content.decode()
     assert Job.objects.get(pk=job.pk).cron_expression == "* * * * *"
+
+
+def test_the_job_admin_gives_the_job_services_verdict_on_every_field(client, staff, job):
+    client.force_login(staff("editor"))
+    response = _admin_change(client, job, success_statuses="abc", success_body_regex="([")
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) >= {"success_statuses", "success_body_regex"}
+    job.refresh_from_db()
+    assert (job.success_statuses, job.success_body_regex) == ("200-299", "")
 
 
 def test_it_keeps_the_system_periodic_tasks_in_the_beat_admin(client, db):

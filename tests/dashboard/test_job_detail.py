@@ -132,7 +132,9 @@ def test_it_needs_the_same_queries_for_a_short_or_long_history(
     for run in make_runs(job, runs, duration_ms=10, lateness_ms=1):
         add_step(run)
     client = as_user(viewer)
-    # session, user, memberships, job, teams, run_stats (7), recent runs, steps, run page + its steps, count
-    with django_assert_max_num_queries(17):
+    # session, user, memberships, job, teams, run_stats (the rollups, the window's runs, the last times),
+    # recent runs, steps, calendars, run page + its steps, count, the alert rules that cover it, its latest
+    # incidents, the jobs it follows (its schedule in words), the anomaly baseline
+    with django_assert_max_num_queries(18):
         response = client.get(_url(job) + "?" + f"date_from={(timezone.now() - timedelta(days=1)).date()}")
     assert len(_row_ids(response.content.decode())) == min(runs, 25)

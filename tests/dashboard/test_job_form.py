@@ -4,42 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from django.urls import reverse
 
 from jobs.models import Job
+from tests.dashboard.forms_support import job_form as _form
 
 CREATE = reverse("jobs:create")
 PREVIEW = reverse("jobs:schedule-preview")
-
-
-def _form(steps: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "natural_id": "billing-sync",
-        "name": "Billing sync",
-        "enabled": "on",
-        "schedule_kind": "cron",
-        "cron_expression": "*/15 * * * *",
-        "timezone": "Europe/Berlin",
-        "retry_limit": 2,
-        "backoff_strategy": "exponential",
-        "backoff_base_seconds": 10,
-        "overlap_policy": "forbid",
-        "misfire_grace_seconds": 60,
-        "success_statuses": "200-299",
-        "keep_runs": 100,
-        "variables": '{"region": "eu"}',
-        "secret_headers": "X-Api-Token",
-    }
-    steps = steps or [{"url": "https://example.com/sync"}]
-    data.update({"steps-TOTAL_FORMS": len(steps), "steps-INITIAL_FORMS": 0, "steps-MIN_NUM_FORMS": 1})
-    for index, step in enumerate(steps):
-        defaults = {"name": "main", "kind": "http", "method": "GET", "timeout_ms": 30000, "run_if": "on_success"}
-        defaults["after_failures"] = 1
-        data.update({f"steps-{index}-{key}": value for key, value in {**defaults, **step}.items()})
-    data.update(fields)
-    return data
 
 
 def _field_errors(body: str, field_id: str) -> str:
@@ -153,7 +125,7 @@ def test_it_previews_intervals_and_one_offs(as_user, editor):
     assert "Every 90 seconds" in body
     assert body.count("<time") == 5
     body = client.get(PREVIEW, {"schedule_kind": "once", "run_at": "2099-01-01T09:00", "timezone": "UTC"}).content
-    assert b"Once at 2099-01-01 09:00:00 UTC" in body
+    assert b"Once at 2099-01-01 09:00:00 (UTC)" in body
 
 
 def test_it_explains_a_bad_schedule_and_hints_at_an_empty_one(as_user, editor):

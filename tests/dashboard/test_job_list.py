@@ -95,8 +95,9 @@ def test_it_needs_the_same_queries_for_1_or_25_jobs_with_history(
         job = JobFactory(team=team, natural_id=f"job-{index}")
         make_runs(job, 30)
     client = as_user(viewer)
-    # session, user, memberships, teams, count, jobs page, recent runs, success rates
-    with django_assert_max_num_queries(8):
+    # session, user, memberships, teams, count, jobs page, their calendars, the jobs they follow, recent runs,
+    # success rates
+    with django_assert_max_num_queries(10):
         response = client.get(LIST)
     assert len(_names(response.content.decode())) == jobs
     assert Job.objects.count() == jobs

@@ -109,8 +109,8 @@ def test_it_needs_the_same_queries_for_few_or_many_steps(as_user, viewer, job, s
     for index in range(steps):
         add_step(run, f"step-{index}", position=index)
     client = as_user(viewer)
-    # session, user, memberships, run (+ steps), job, teams, attempts
-    with django_assert_max_num_queries(8):
+    # session, user, memberships, run (+ steps), job, teams, attempts, its job-chain links
+    with django_assert_max_num_queries(9):
         response = client.get(_detail(run))
     assert response.content.decode().count('<span class="dot"') == steps
 

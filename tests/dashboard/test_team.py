@@ -15,7 +15,7 @@ TEAM = reverse("jobs:team")
 def test_it_lists_members_and_their_roles(as_user, owner, editor, viewer):
     body = as_user(owner).get(TEAM).content.decode()
     for username, role in (("alice", "Admin"), ("erin", "Editor"), ("bob", "Viewer")):
-        assert re.search(rf"{username}.*?<span class=\"badge\">{role}</span>", body, re.S)
+        assert re.search(rf'data-member="{username}".*?<option value="[a-z]+" selected>{role}</option>', body, re.S)
 
 
 def test_it_shows_a_new_keys_secret_once_and_stores_only_its_hash(as_user, owner, team):

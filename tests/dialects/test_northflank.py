@@ -194,6 +194,10 @@ def test_the_cursor_wins_over_page(as_user, viewer, job):
     client = as_user(viewer)
     cursor = _get(client, _runs_url(job, per_page=2))["pagination"]["cursor"]
     assert _ids(_get(client, _runs_url(job, per_page=2, page=3, cursor=cursor))) == expected[2:4]
+    # It wins, but a page out of range is still refused, as the schema says.
+    response = client.get(_runs_url(job, per_page=2, page=0, cursor=cursor))
+    assert response.status_code == 400
+    assert [error["location"] for error in response.json()["errors"]] == ["query.page"]
 
 
 @pytest.mark.parametrize(
@@ -202,6 +206,7 @@ def test_the_cursor_wins_over_page(as_user, viewer, job):
         ("per_page=101", "query.per_page"),
         ("per_page=0", "query.per_page"),
         ("per_page=ten", "query.per_page"),
+        ("per_page=5&per_page=", "query.per_page"),  # given twice: not quietly the last one
         ("page=0", "query.page"),
         ("cursor=not-a-cursor", "query.cursor"),
     ],

@@ -53,6 +53,8 @@ SEED_RUN_FIELDS = {
     "triggered_by",
 }
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+# The seed's enum for triggered_by ("Allowed values: cron api cloud"), restated as the examples are.
+SEED_TRIGGERS = {"cron", "api", "cloud"}
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="shared/seeds is not beside the repository")
@@ -126,6 +128,11 @@ def test_an_ended_retry_has_every_field_but_the_external_id(as_user, viewer, job
         ({"end_reason": "timeout", "exit_code": 124}, {"end_reason": "timeout", "exit_code": 124}),
         ({"triggered_by": "cron"}, {"triggered_by": "cron"}),
         ({"triggered_by": "api"}, {"triggered_by": "api"}),
+        ({"triggered_by": "dashboard"}, {"triggered_by": "api"}),
+        # RunWisp has no backfill trigger: a backfill is asked for over the API (or the dashboard).
+        ({"triggered_by": "backfill"}, {"triggered_by": "api"}),
+        # RunWisp knows cron, api and cloud: a job chain's run is one Hourglass started itself.
+        ({"triggered_by": "chain"}, {"triggered_by": "cron"}),
     ],
 )
 def test_field_mapping(as_user, viewer, job, fields, expected):
@@ -134,6 +141,21 @@ def test_field_mapping(as_user, viewer, job, fields, expected):
     assert {name: item.get(name) for name in expected} == expected
     assert ("end_reason" in item) == (item["status"] == "ended")
     assert ("start_at" in item) == ("started_at" in fields)
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="shared/seeds is not beside the repository")
+def test_the_restated_trigger_enum_is_the_seeds():
+    text = SEED.read_text()
+    allowed = text[text.index("\ntriggered_by\n") :].split("Allowed values:", 1)[1].splitlines()[0].split()
+    assert set(allowed) == SEED_TRIGGERS
+
+
+def test_every_trigger_renders_as_a_value_of_runwisps_enum(as_user, viewer, job):
+    for index, trigger in enumerate(Run.Trigger.values):
+        RunFactory(job=job, triggered_by=trigger, scheduled_for=T0 + timedelta(minutes=index))
+    body = _get(as_user(viewer), job.natural_id)
+    assert len(body["runs"]) == len(Run.Trigger.values)
+    assert {run["triggered_by"] for run in body["runs"]} <= SEED_TRIGGERS
 
 
 def test_offset_limit_and_total(as_user, viewer, job):

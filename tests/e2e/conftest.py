@@ -3,8 +3,9 @@
 - SQLite: the test database becomes a file in a per-session temp dir (set here, at import, before
   pytest-django creates it), so the worker can open the same file.
 - PostgreSQL: the worker gets DATABASE_URL naming pytest-django's test database.
-- Broker: filesystem:// in the per-session temp dir, or, when REDIS_URL is set, a Redis database
-  this session claims (and empties) so leftovers of another run cannot leak in.
+- Broker: filesystem:// in the per-session temp dir; when REDIS_URL is set, a Redis database
+  this session claims (and empties) so leftovers of another run cannot leak in; when
+  BROKER_URL (or CELERY_BROKER_URL) is amqp://, a RabbitMQ virtual host of the session's own.
 - Beat: the system periodic tasks from the clock migration; `reap` every 2 s instead of 30 s so
   the crash test stays short. transactional_db empties every table after each test, so each
   worker fixture installs them again.
@@ -23,14 +24,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlparse, urlunparse
+from urllib.parse import quote, unquote, urlparse, urlunparse
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from jobs.clock import install_system_tasks
+from jobs.engine.clock import install_system_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
@@ -66,8 +67,55 @@ def _claim_redis_db(base_url: str) -> tuple[str, Callable[[], None]]:
     raise RuntimeError("no free Redis database (1-15) for the e2e session")
 
 
+def _claim_rabbitmq_vhost(base_url: str) -> tuple[str, Callable[[], None]]:
+    """A virtual host of this session's own on the RabbitMQ at `base_url`, deleted at the end.
+
+    Other users of that RabbitMQ (its other vhosts) are never touched. Without rabbitmqctl on
+    this machine the URL's own vhost is used, emptied of the queues Hourglass declares.
+    """
+    parsed = urlparse(base_url)
+    ctl = shutil.which("rabbitmqctl")
+    if not ctl:
+        _purge_queues(base_url)
+        return base_url, lambda: _purge_queues(base_url)
+    vhost = f"hourglass-e2e-{uuid.uuid4().hex[:12]}"
+    user = unquote(parsed.username or "guest")
+
+    def rabbitmqctl(*args: str) -> None:
+        subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
+
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    url = urlunparse(parsed._replace(path=f"/{quote(vhost, safe='')}"))
+    released: list[bool] = []
+
+    def release() -> None:  # once: tests/faults re-exports pytest_unconfigure
+        if not released:
+            released.append(True)
+            rabbitmqctl("delete_vhost", vhost)
+
+    return url, release
+
+
+def _purge_queues(url: str) -> None:
+    from kombu import Connection
+
+    with Connection(url) as broker:
+        channel = broker.channel()
+        for queue in settings.CELERY_TASK_QUEUES:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # noqa: BLE001 - not declared yet
+                channel = broker.channel()
+
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+SERVICE_BROKER_URL = settings.BROKER_URL  # CELERY_BROKER_URL, BROKER_URL or REDIS_URL
+AMQP = SERVICE_BROKER_URL.startswith(("amqp", "pyamqp"))
+if AMQP:
+    BROKER_URL, _release_broker = _claim_rabbitmq_vhost(SERVICE_BROKER_URL)
+    celery_app.conf.broker_url = BROKER_URL
+elif REDIS_URL:
     BROKER_URL, _release_broker = _claim_redis_db(REDIS_URL)
     # Messages this process sends (run_trigger from a live server, send_task) go there too.
     celery_app.conf.broker_url = BROKER_URL
@@ -122,9 +170,10 @@ def _database_url() -> str:
 class Worker:
     """One `celery -A config worker -B` process group, its log in the session dir."""
 
-    def __init__(self, env: dict[str, str], name: str) -> None:
+    def __init__(self, env: dict[str, str], name: str, concurrency: int = 3) -> None:
         self.env = env
         self.name = name
+        self.concurrency = concurrency
         self.log_path = SESSION_DIR / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -132,7 +181,7 @@ class Worker:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(CELERY), "-A", "config", "worker", "-B", "--loglevel=INFO", "--concurrency=3"]
+                [str(CELERY), "-A", "config", "worker", "-B", "--loglevel=INFO", f"--concurrency={self.concurrency}"]
                 + [f"--hostname={self.name}@%h", "--without-gossip", "--without-mingle"],
                 cwd=ROOT,
                 env=self.env,
@@ -190,21 +239,24 @@ def worker_env(transactional_db) -> dict[str, str]:
             "DATABASE_URL": _database_url(),
         }
     )
-    if REDIS_URL:
+    for name in ("BROKER_URL", "REDIS_URL"):
+        env.pop(name, None)
+    if AMQP:
+        env["BROKER_URL"] = BROKER_URL
+    elif REDIS_URL:
         env["REDIS_URL"] = BROKER_URL
-    else:
-        env.pop("REDIS_URL", None)
     return env
 
 
 @pytest.fixture
 def start_worker(worker_env, request) -> Iterator[Callable[..., Worker]]:
-    """start_worker(**env) -> a running worker; every one started is stopped at teardown."""
+    """start_worker(concurrency=3, **env) -> a running worker; every one started is stopped at teardown."""
     install_system_tasks(every={"reap": 2})
     started: list[Worker] = []
 
-    def start(**extra_env: str) -> Worker:
-        worker = Worker({**worker_env, **extra_env}, f"e2e-{request.node.name[:40]}-{uuid.uuid4().hex[:6]}")
+    def start(concurrency: int = 3, **extra_env: str) -> Worker:
+        name = f"e2e-{request.node.name[:40]}-{uuid.uuid4().hex[:6]}"
+        worker = Worker({**worker_env, **extra_env}, name, concurrency)
         started.append(worker)
         worker.start()
         return worker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -47,3 +48,15 @@ def stop_scheduling(job: Job) -> None:
     """No further slots. The job stays enabled: pausing it would end a run the look-ahead had
     already queued as `stopped` (the paused-job rule), which tests counting outcomes then trip on."""
     Job.objects.filter(pk=job.pk).update(next_run_at=None)
+
+
+def pool_pids(main_pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == main_pid:
+            children.append(int(stat.parent.name))
+    return children

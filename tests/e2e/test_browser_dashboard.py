@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -142,6 +143,7 @@ def history(team: Team) -> Job:
         job = JobFactory(team=team, natural_id=natural_id, name=name, schedule_kind=kind, **fields)
         Job.objects.filter(pk=job.pk, enabled=True).update(next_run_at=timezone.now() + timedelta(minutes=7))
         runs = make_runs(job, 20, start=start, step=timedelta(minutes=9), duration_ms=120, http_status=200)
+        Run.objects.filter(pk__in=[r.pk for r in runs]).update(started_at=F("scheduled_for"))  # sent on their slot
         Run.objects.filter(pk__in=[r.pk for r in runs[-3:]]).update(end_reason=outcome)
     return main
 

@@ -8,7 +8,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from history.models import Run
-from jobs import dispatch as dispatcher
+from jobs.engine import dispatch as dispatcher
 from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory
 

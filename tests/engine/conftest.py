@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.dispatch import dispatch
+from jobs.engine.dispatch import dispatch
 from tests.engine.dispatch_support import Published
+
+
+@pytest.fixture(autouse=True)
+def one_second_lookahead(settings) -> None:
+    """The dispatcher tests reason in whole seconds around T0: a look-ahead of 1 s (the default is longer)."""
+    settings.HOURGLASS_DISPATCH_LOOKAHEAD_MS = 1000
 
 
 @pytest.fixture

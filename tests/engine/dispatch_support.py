@@ -19,14 +19,14 @@ class Published:
     """A publisher that records each batch instead of sending it."""
 
     def __init__(self) -> None:
-        self.batches: list[tuple[list[str], datetime | None]] = []
+        self.batches: list[list[str]] = []
 
-    def __call__(self, run_ids: list[str], eta: datetime | None) -> None:
-        self.batches.append((list(run_ids), eta))
+    def __call__(self, run_ids: list[str]) -> None:
+        self.batches.append(list(run_ids))
 
     @property
     def run_ids(self) -> list[str]:
-        return [run_id for ids, _ in self.batches for run_id in ids]
+        return [run_id for ids in self.batches for run_id in ids]
 
 
 def interval_job(team: Team, seconds: int, *, next_run_at: datetime = T0, **fields: Any) -> Job:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from history.models import Run
-from jobs.execute import execute_runs
+from jobs.engine.execute import execute_runs
 from jobs.models import Job, JobStep, Team
 from tests.factories import JobFactory
 
@@ -48,3 +52,30 @@ def execute(run: Run) -> Run:
 
 def steps_of(run: Run) -> dict[str, Any]:
     return {step.name: step for step in run.steps.all()}
+
+
+def execute_watching(run: Run, probe: Callable[[], Any], timeout: float = 10) -> tuple[Run, Any]:
+    """Execute `run` while another connection polls `probe` until it returns something truthy
+    (what the database shows mid-run); returns the ended run and that first truthy answer (or None)."""
+    seen: list[Any] = []
+
+    def watch() -> None:
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    answer = probe()
+                except OperationalError:  # the in-memory test database's shared cache locks whole tables
+                    answer = None
+                if answer:
+                    seen.append(answer)
+                    return
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    ended = execute(run)
+    watcher.join()
+    return ended, seen[0] if seen else None

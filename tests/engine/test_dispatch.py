@@ -1,4 +1,5 @@
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from django.db import connection
@@ -24,7 +25,7 @@ def test_it_creates_a_pending_run_for_a_due_slot_and_advances_the_job(team, publ
     assert run.run_name == f"{job.natural_id}-20260105120000"
     job.refresh_from_db()
     assert job.next_run_at == at(60)
-    assert published.batches == [([str(run.pk)], T0)]
+    assert published.batches == [[str(run.pk)]]
 
 
 def test_it_creates_nothing_the_second_time(team, published, tick):
@@ -50,7 +51,8 @@ def test_it_fires_every_slot_within_the_lookahead(team, published, tick):
     assert sorted(Run.objects.values_list("scheduled_for", flat=True)) == [T0, at(1)]
     job.refresh_from_db()
     assert job.next_run_at == at(2)
-    assert [eta for _, eta in published.batches] == [None, at(1)]  # T0 is not ahead of now
+    in_slot_order = Run.objects.order_by("scheduled_for").values_list("pk", flat=True)
+    assert published.batches == [[str(pk) for pk in in_slot_order]]  # one message; the engine waits for each slot
 
 
 def test_it_disables_a_one_off_job_after_it_fires(team, published, tick):
@@ -66,7 +68,7 @@ def test_it_ignores_disabled_jobs(team, published, tick):
     assert tick(T0) == 0
 
 
-def test_it_publishes_batches_of_at_most_100_runs_sharing_a_slot(team, published, tick, settings):
+def test_it_publishes_batches_of_at_most_100_runs_in_slot_order(team, published, tick, settings):
     settings.HOURGLASS_DISPATCH_LOOKAHEAD_MS = 2000
     for _ in range(230):
         interval_job(team, 60)
@@ -75,9 +77,11 @@ def test_it_publishes_batches_of_at_most_100_runs_sharing_a_slot(team, published
 
     assert tick(at(-0.2)) == 260
 
-    sizes = sorted((eta, len(ids)) for ids, eta in published.batches)
-    assert sizes == [(T0, 30), (T0, 100), (T0, 100), (at(1), 30)]
-    assert sorted(published.run_ids) == sorted(str(pk) for pk in Run.objects.values_list("pk", flat=True))
+    assert [len(ids) for ids in published.batches] == [100, 100, 60]
+    slots = dict(Run.objects.values_list("pk", "scheduled_for"))
+    published_slots = [slots[UUID(run_id)] for run_id in published.run_ids]
+    assert published_slots == sorted(published_slots)
+    assert len(published_slots) == 260
 
 
 def test_it_claims_due_jobs_in_chunks(team, published, tick):

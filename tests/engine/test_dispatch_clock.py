@@ -2,7 +2,7 @@ import pytest
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from config.celery import app
-from jobs.clock import install_system_tasks, uninstall_system_tasks
+from jobs.engine.clock import install_system_tasks, uninstall_system_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -14,16 +14,18 @@ def schedules() -> dict[str, tuple]:
     }
 
 
-def test_the_migration_installs_the_three_system_tasks_and_no_task_per_job():
+def test_the_migration_installs_the_system_tasks_and_no_task_per_job():
     assert schedules() == {
         "dispatch": ("hourglass.dispatch", "every second", None),
         "reap": ("hourglass.reap", "every 30 seconds", None),
         "prune": ("hourglass.prune", None, "0 4 * * * (m/h/dM/MY/d) UTC"),
+        "alerts_sweep": ("hourglass.alerts_sweep", "every 10 seconds", None),
     }
 
 
 def test_each_system_task_names_a_registered_task():
-    import jobs.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+    import alerts.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+    import jobs.tasks  # noqa: F401
 
     assert {task.task for task in PeriodicTask.objects.all()} <= set(app.tasks)
 
@@ -31,7 +33,7 @@ def test_each_system_task_names_a_registered_task():
 def test_installing_again_changes_nothing_but_the_overrides():
     install_system_tasks(every={"reap": 2})
     install_system_tasks(every={"reap": 2})
-    assert PeriodicTask.objects.count() == 3
+    assert PeriodicTask.objects.count() == 4
     assert schedules()["reap"][1] == "every 2 seconds"
     assert PeriodicTasks.last_change() is not None  # beat reloads its schedule
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from history.models import Run
-from jobs.dispatch import MAX_SLOTS_PER_TICK, latest_slot_before
+from jobs.engine.dispatch import MAX_SLOTS_PER_TICK, latest_slot_before
 from jobs.models import Job
 from jobs.schedules import Schedule
 from tests.engine.dispatch_support import T0, at, interval_job
@@ -19,6 +19,20 @@ def runs_of(job: Job) -> list[tuple]:
 
 
 # --- overlap ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["forbid", "replace"])
+def test_overlap_guarded_jobs_are_claimed_at_most_a_second_ahead(team, tick, published, settings, policy):
+    settings.HOURGLASS_DISPATCH_LOOKAHEAD_MS = 5000
+    guarded = interval_job(team, 60, overlap_policy=policy, next_run_at=at(3))
+    free = interval_job(team, 60, next_run_at=at(3))
+
+    assert tick(T0) == 1  # the allow job's slot, 3 s ahead; the guarded one waits
+    assert runs_of(free) == [(at(3), "pending", "")]
+    assert runs_of(guarded) == []
+
+    assert tick(at(2.5)) == 1  # now within a second: whether its last run is active is asked now
+    assert runs_of(guarded) == [(at(3), "pending", "")]
 
 
 def test_forbid_records_a_skipped_run_while_one_is_active(team, tick, published):
@@ -112,10 +126,25 @@ def test_a_week_missed_by_a_one_second_job_is_cheap_and_no_burst(team, tick):
 
     assert time.monotonic() - started < 2
     assert runs_of(job) == [
-        (at(7 * 86400 - 60), "ended", "missed"),  # the latest slot before now - 60 s
+        (at(7 * 86400 - 1), "ended", "missed"),  # every slot up to the catch-up
         (at(7 * 86400), "pending", ""),  # the catch-up: the latest slot within the grace
         (at(7 * 86400 + 1), "pending", ""),  # on time, within the look-ahead
     ]
+
+
+def test_slots_within_the_grace_before_the_catch_up_are_in_the_missed_span(team, tick, settings):
+    """A 1 s job with a 5 s grace whose dispatcher was away 20 s: slots 16-19 s are within the grace
+    but the one catch-up (20 s) skips them; the missed run covers them, so none is left without a record."""
+    settings.HOURGLASS_DISPATCH_LOOKAHEAD_MS = 0
+    job = interval_job(team, 1, misfire_grace_seconds=5)
+
+    assert tick(at(20.5)) == 2
+
+    assert runs_of(job) == [(at(19), "ended", "missed"), (at(20), "pending", "")]
+    missed = Run.objects.get(job=job, end_reason="missed")
+    assert missed.data == {"missed_from": T0.isoformat(), "missed_until": at(19).isoformat()}
+    job.refresh_from_db()
+    assert job.next_run_at == at(21)
 
 
 def test_a_missed_one_off_job_is_recorded_and_disabled(team, tick):

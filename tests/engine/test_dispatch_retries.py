@@ -2,7 +2,7 @@ import pytest
 
 from history.models import Run
 from history.services import run_trigger
-from jobs import publish
+from jobs.engine import publish
 from tests.engine.dispatch_support import T0, at, interval_job
 from tests.factories import JobFactory, RunFactory
 
@@ -30,8 +30,8 @@ def test_it_publishes_a_retry_once_its_not_before_is_within_the_lookahead(team, 
     assert published.batches == []
 
     assert tick(at(9.5)) == 0  # creates no run, publishes the retry
-    # The eta rounds up to the second, so the retry never starts before its not_before.
-    assert published.batches == [([str(retry.pk)], at(11))]
+    # Published ahead of its not_before: the engine that stages it waits until then.
+    assert published.batches == [[str(retry.pk)]]
     retry.refresh_from_db()
     assert retry.published_at == at(9.5)
 
@@ -43,7 +43,7 @@ def test_it_publishes_an_overdue_retry_at_once(team, tick, published):
     job = interval_job(team, 3600, next_run_at=at(3600))
     retry = retry_of(RunFactory(job=job, scheduled_for=T0, status="ended", end_reason="timeout"), at(5))
     tick(at(600))
-    assert published.batches == [([str(retry.pk)], None)]
+    assert published.batches == [[str(retry.pk)]]
 
 
 def test_it_leaves_runs_that_are_not_waiting_retries(team, tick, published):
@@ -56,7 +56,7 @@ def test_it_leaves_runs_that_are_not_waiting_retries(team, tick, published):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_failure_on_publish_is_logged_and_the_run_kept(team, caplog, monkeypatch):
-    def broken_broker(run_ids: list[str], eta: object) -> None:
+    def broken_broker(run_ids: list[str]) -> None:
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(publish, "celery_publisher", broken_broker)

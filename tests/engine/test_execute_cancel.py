@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from history.models import Run
-from jobs.execute import execute_runs
+from jobs.engine.execute import execute_runs
 from tests.engine.execute_support import execute, http_config, make_job, make_run, steps_of
 
 

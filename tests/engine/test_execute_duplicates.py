@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from history.models import Run, RunStep
-from jobs.execute import execute_runs
+from jobs.engine.execute import execute_runs
 from tests.engine.execute_support import make_job, make_run
 
 

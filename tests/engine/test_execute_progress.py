@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
-from django.db import OperationalError, connection
 
 from history.models import RunStep
-from tests.engine.execute_support import execute, http_config, make_job, make_run
+from tests.engine.execute_support import execute_watching, http_config, make_job, make_run
 
 
 @pytest.mark.django_db(transaction=True)
@@ -20,27 +16,12 @@ def test_it_shows_a_running_runs_step_progress_before_the_run_ends(team, target)
         steps=[{"name": "slow", "config": http_config(target.url("/delay/2500")), "depends_on": ["main"]}],
     )
     run = make_run(job)
-    seen: dict[str, str] = {}
 
-    def watch() -> None:
-        try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    statuses = dict(RunStep.objects.filter(run=run).values_list("name", "status"))
-                except OperationalError:  # the in-memory test database's shared cache locks whole tables
-                    statuses = {}
-                if statuses == {"main": "done", "slow": "running"}:
-                    seen.update(statuses)
-                    return
-                time.sleep(0.1)
-        finally:
-            connection.close()
+    def in_flight() -> dict | None:
+        statuses = dict(RunStep.objects.filter(run=run).values_list("name", "status"))
+        return statuses if statuses == {"main": "done", "slow": "running"} else None
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    run = execute(run)
-    watcher.join()
+    run, seen = execute_watching(run, in_flight)
 
     assert seen == {"main": "done", "slow": "running"}  # observed mid-run, from another connection
     assert run.end_reason == "success"

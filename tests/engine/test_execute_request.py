@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
+from django.utils import timezone
 
-from jobs.signing import verify
+from jobs.crypto import decrypt_value
+from jobs.engine.signing import verify, verify_v1
+from jobs.models import Team
+from jobs.signing_secrets import signing_secret_rotate
 from tests.engine.execute_support import execute, http_config, make_job, make_run
 
 
@@ -46,22 +53,48 @@ def test_it_sends_the_idempotency_key_user_agent_and_a_signature(team, target):
     assert received.headers["Idempotency-Key"] == str(run.pk)
     assert received.headers["User-Agent"] == "Hourglass/0.1"
     signature = received.headers["Hourglass-Signature"]
-    assert verify(signature, b"payload", [team.signing_secret])
-    assert not verify(signature, b"payload!", [team.signing_secret])
-    assert not verify(signature, b"payload", ["whsec_someone-else"])
-    assert not verify(signature, b"payload", [team.signing_secret], now=time.time() + 301)
+    request = {"method": "POST", "url": target.url("/ok"), "body": b"payload"}
+    secret = decrypt_value(team.signing_secret)
+    assert verify(signature, **request, secrets=[secret])
+    assert not verify(signature, **{**request, "body": b"payload!"}, secrets=[secret])
+    assert not verify(signature, **request, secrets=["whsec_someone-else"])
+    assert not verify(signature, **request, secrets=[secret], now=time.time() + 301)
+    assert verify_v1(signature, b"payload", [secret])  # deprecated, still sent for one release
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_signs_with_both_secrets_during_a_rotation(team, target):
-    team.previous_signing_secret, team.signing_secret = team.signing_secret, "whsec_new"
-    team.save()
+    old = decrypt_value(team.signing_secret)
+    new = signing_secret_rotate(team=team).current
     execute(make_run(make_job(team, target.url("/ok"))))
 
     signature = target.received("/ok")[0].headers["Hourglass-Signature"]
-    assert signature.count("v1=") == 2
-    assert verify(signature, b"", ["whsec_new"])
-    assert verify(signature, b"", [team.previous_signing_secret])
+    assert (signature.count("v1="), signature.count("v2=")) == (2, 2)
+    assert new != old
+    for secret in (new, old):
+        assert verify(signature, method="GET", url=target.url("/ok"), body=b"", secrets=[secret])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_old_secret_stops_signing_when_its_grace_period_ends(team, target):
+    old = decrypt_value(team.signing_secret)
+    new = signing_secret_rotate(team=team, grace=timedelta(hours=1)).current
+    Team.objects.filter(pk=team.pk).update(previous_signing_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    execute(make_run(make_job(team, target.url("/ok"))))
+
+    signature = target.received("/ok")[0].headers["Hourglass-Signature"]
+    assert (signature.count("v1="), signature.count("v2=")) == (1, 1)
+    assert verify(signature, method="GET", url=target.url("/ok"), body=b"", secrets=[new])
+    assert not verify(signature, method="GET", url=target.url("/ok"), body=b"", secrets=[old])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_secret_stored_in_clear_text_before_sealing_still_signs(team, target):
+    Team.objects.filter(pk=team.pk).update(signing_secret="whsec_from-before")
+    execute(make_run(make_job(team, target.url("/ok"))))
+
+    signature = target.received("/ok")[0].headers["Hourglass-Signature"]
+    assert verify(signature, method="GET", url=target.url("/ok"), body=b"", secrets=["whsec_from-before"])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -95,3 +128,12 @@ def test_a_url_that_is_not_absolute_after_substitution_fails_cleanly(team, targe
     assert (run.end_reason, run.exit_code, run.error) == ("failed", 1, "InvalidURL")
     assert not run.retries.exists()
     assert target.received() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_secret_that_cannot_be_opened_leaves_the_request_unsigned_instead_of_stopping_it(team, target, settings):
+    settings.HOURGLASS_ENCRYPTION_KEY = Fernet.generate_key().decode()  # not the key the secret was sealed with
+    run = execute(make_run(make_job(team, target.url("/ok"))))
+
+    assert run.end_reason == "success"
+    assert re.fullmatch(r"t=\d+", target.received("/ok")[0].headers["Hourglass-Signature"])

@@ -9,7 +9,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from history.models import Run
-from jobs.batch import with_db_retry
+from jobs.engine.db import with_db_retry
 from tests.engine.execute_support import execute, make_job, make_run, steps_of
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobs.notify import decide
+from jobs.engine.notify import decide
 from tests.engine.execute_support import execute, http_config, make_job, make_run, steps_of
 
 RECIPIENTS = ["ops@example.com", "dev@example.com", "boss@example.com"]

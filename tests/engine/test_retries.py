@@ -7,7 +7,7 @@ from email.utils import format_datetime
 import pytest
 
 from history.models import Run
-from jobs.retries import MAX_BACKOFF_SECONDS, backoff_seconds, is_retryable, parse_retry_after, schedule_retry
+from jobs.engine.retries import MAX_BACKOFF_SECONDS, backoff_seconds, is_retryable, parse_retry_after, schedule_retry
 from tests.factories import JobFactory
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

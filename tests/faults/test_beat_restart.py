@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import timedelta
 
 from history.models import Run
-from jobs import dispatch as dispatcher
+from jobs.engine import dispatch as dispatcher
 from tests.engine.dispatch_support import T0, Published, at
 from tests.factories import JobFactory
 

@@ -2,9 +2,9 @@
 
 Injected: another connection holds the write lock for 2.5 s (SQLite: BEGIN IMMEDIATE;
 PostgreSQL: LOCK TABLE history_run IN ACCESS EXCLUSIVE MODE), with this process's lock wait
-cut to 0.5 s so the write really fails and has to be retried (jobs.batch.with_db_retry).
-- The executor's result write is retried, the run ends `success`, and the target saw exactly
-  one request (the HTTP call is never inside the retry).
+cut to 0.5 s so the write really fails and has to be retried (the engine's writer keeps the batch).
+- The engine's result write fails, is written again from the engine's queue, the run ends
+  `success`, and the target saw exactly one request (the HTTP call is never inside the retry).
 - A dispatch that hits the lock fails as a whole: next_run_at does not advance and no run is
   inserted; the next tick creates the slot's run once and then advances next_run_at.
 """
@@ -21,8 +21,8 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from history.models import Run
-from jobs import dispatch as dispatcher
-from jobs import execute
+from jobs.engine import dispatch as dispatcher
+from jobs.engine import execute, results
 from jobs.models import Job
 from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory, RunFactory
@@ -82,23 +82,25 @@ def test_result_write_is_retried_and_the_request_not_repeated(
     settings.HOURGLASS_ALLOW_LOOPBACK = True
     job = JobFactory(team=team, url=target.url("/ok?locked"), schedule_kind="once", cron_expression="")
     run = RunFactory(job=job, status="pending", end_reason="", scheduled_for=timezone.now())
-    real_write = execute.results.write_results
+    real_write = results.write_batch
     started: list[float] = []
 
     def write_under_lock(*args, **kwargs):
-        _short_lock_wait()
+        if started:
+            return real_write(*args, **kwargs)
+        _short_lock_wait()  # on the engine's writer connection
         with locked_database():
             started.append(time.monotonic())
-            real_write(*args, **kwargs)  # blocks, fails, is retried until the lock goes
+            return real_write(*args, **kwargs)  # blocks, fails; the engine writes again later
 
-    monkeypatch.setattr(execute.results, "write_results", write_under_lock)
-    with caplog.at_level(logging.WARNING, logger="jobs.batch"):
+    monkeypatch.setattr(results, "write_batch", write_under_lock)
+    with caplog.at_level(logging.WARNING, logger="jobs.engine.engine"):
         execute.execute_runs([str(run.pk)])
 
     run.refresh_from_db()
     assert (run.status, run.end_reason) == ("ended", "success")
     assert len(target.received("/ok")) == 1
-    assert any("database busy, retrying" in record.getMessage() for record in caplog.records)
+    assert any("run results failed; retrying" in record.getMessage() for record in caplog.records)
 
 
 def test_a_locked_dispatch_never_advances_next_run_at_without_its_run(transactional_db, team):

@@ -1,6 +1,6 @@
 """Promise 9: DST edges in Europe/Berlin and America/New_York fire each slot once.
 
-The real dispatcher (jobs.dispatch.dispatch) is called with fixed instants: at every slot the
+The real dispatcher (jobs.engine.dispatch.dispatch) is called with fixed instants: at every slot the
 job's next_run_at names, and again half a minute later (a second beat tick on the same slot).
 Injected: the 2026 spring-forward and fall-back transitions of both zones.
 """
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from history.models import Run
-from jobs import dispatch as dispatcher
+from jobs.engine import dispatch as dispatcher
 from jobs.models import Job
 from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory

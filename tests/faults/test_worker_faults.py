@@ -23,24 +23,12 @@ import pytest
 from history.models import Run
 from jobs.services import job_delete, job_set_enabled
 from tests.e2e.conftest import send_task, wait_until
-from tests.e2e.support import http_job, once_job, runs_of
+from tests.e2e.support import http_job, once_job, pool_pids, runs_of
 from tests.factories import RunFactory
 
 pytestmark = pytest.mark.e2e
 
 RSS_GROWTH_LIMIT_KB = 64 * 1024
-
-
-def pool_pids(main_pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == main_pid:
-            children.append(int(stat.parent.name))
-    return children
 
 
 def peak_rss_kb(pid: int) -> int:
@@ -60,7 +48,7 @@ def test_sigterm_lets_the_in_flight_run_finish_and_leaves_nothing_running(start_
     worker.process.wait(20)
 
     [run] = runs_of(job)
-    assert (run.status, run.end_reason) == ("ended", "success")  # finished, not abandoned
+    assert (run.status, run.end_reason) == ("ended", "success"), worker.log_tail(80)  # finished, not abandoned
     restarted = start_worker(HOURGLASS_LEASE_GRACE_SECONDS="1")
     time.sleep(3)  # past the lease (5 s + 1 s) counted from the start; the reaper runs every 2 s
     assert not Run.objects.filter(job=job, status="running").exists()

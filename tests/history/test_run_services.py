@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def published(monkeypatch) -> Published:
     recorder = Published()
-    monkeypatch.setattr("jobs.publish.celery_publisher", recorder)
+    monkeypatch.setattr("jobs.engine.publish.celery_publisher", recorder)
     return recorder
 
 
@@ -36,7 +36,7 @@ def test_trigger_starts_a_run_now_and_publishes_it_on_commit(
     assert (run.backoff_limit, run.variables, run.team_id) == (3, {"region": "eu"}, team.pk)
     assert before <= run.scheduled_for <= timezone.now()
     assert run.published_at is not None
-    assert published.batches == [([str(run.pk)], None)]
+    assert published.batches == [[str(run.pk)]]
 
 
 def test_trigger_ignores_the_overlap_policy(team, operator, published):

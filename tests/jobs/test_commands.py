@@ -42,10 +42,39 @@ def test_it_adds_a_member_creating_the_user_with_the_env_password(monkeypatch, t
 
 
 @pytest.mark.django_db
+def test_it_never_changes_an_existing_users_password(monkeypatch, team, other_team, capsys):
+    monkeypatch.setenv("HOURGLASS_PASSWORD", "first-pass")
+    call_command("addmember", "globex", "dana", "--role", "admin")
+    capsys.readouterr()
+    monkeypatch.setenv("HOURGLASS_PASSWORD", "second-pass")
+    call_command("addmember", "acme", "dana", "--role", "viewer")
+    user = get_user_model().objects.get(username="dana")
+    assert user.check_password("first-pass")
+    assert not user.check_password("second-pass")
+    assert sorted(Membership.objects.filter(user=user).values_list("team__slug", "role")) == [
+        ("acme", "viewer"),
+        ("globex", "admin"),
+    ]
+    err = capsys.readouterr().err
+    assert err == "dana already exists: their password is left unchanged.\n"
+
+
+@pytest.mark.django_db
 def test_it_refuses_an_unknown_team():
     with pytest.raises(CommandError, match="team 'nope' does not exist"):
         call_command("addmember", "nope", "dana", "--role", "viewer")
     assert not get_user_model().objects.filter(username="dana").exists()
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_teams_last_admin(team):
+    call_command("addmember", team.slug, "ada", "--role", "admin")
+    with pytest.raises(CommandError, match="last admin and cannot be demoted"):
+        call_command("addmember", team.slug, "ada", "--role", "viewer")
+    assert Membership.objects.get(team=team, user__username="ada").role == "admin"
+    call_command("addmember", team.slug, "bob", "--role", "admin")
+    call_command("addmember", team.slug, "ada", "--role", "viewer")  # someone else is admin now
+    assert Membership.objects.get(team=team, user__username="ada").role == "viewer"
 
 
 def test_it_exits_non_zero_with_one_line_on_a_bad_argument():

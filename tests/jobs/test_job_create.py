@@ -8,6 +8,12 @@ from jobs.models import Job
 from jobs.services import job_create, job_update, schedule_from_input, steps_from_input
 
 
+@pytest.fixture(autouse=True)
+def _short_intervals(settings):
+    # These jobs run every 5 s, below the default minimum interval (HOURGLASS_MIN_INTERVAL_SECONDS).
+    settings.HOURGLASS_MIN_INTERVAL_SECONDS = 1
+
+
 @pytest.mark.django_db
 @time_machine.travel(datetime(2026, 3, 28, 12, 0, tzinfo=UTC), tick=False)
 def test_it_creates_a_one_request_job_from_just_a_url(team):

@@ -72,7 +72,7 @@ def test_it_fires_once_then_never():
         (Schedule("cron", "* * * *"), "expression", "must have 5 fields"),
         (Schedule("cron", "* * * * * *"), "expression", "must have 5 fields"),
         (Schedule("cron", "* * * * *", "Mars/Olympus"), "timezone", "Unknown timezone 'Mars/Olympus'"),
-        (Schedule("interval", interval_seconds=0), "seconds", "at least 1 second"),
+        (Schedule("interval", interval_seconds=0), "seconds", "at least 10 seconds"),
         (Schedule("once"), "at", "needs a date and time"),
         (Schedule("weekly"), "kind", "Unknown schedule kind"),
     ],
@@ -88,4 +88,6 @@ def test_it_describes_schedules_in_words():
     assert schedules.describe(Schedule("cron", "30 2 * * *", "Europe/Berlin")) == "At 02:30 (Europe/Berlin)"
     assert schedules.describe(Schedule("interval", interval_seconds=10)) == "Every 10 seconds"
     assert schedules.describe(Schedule("interval", interval_seconds=3600)) == "Every hour"
-    assert schedules.describe(Schedule("once", run_at=utc(2026, 5, 1, 12))) == "Once at 2026-05-01 12:00:00 UTC"
+    assert schedules.describe(Schedule("once", run_at=utc(2026, 5, 1, 12))) == "Once at 2026-05-01 12:00:00 (UTC)"
+    berlin = Schedule("once", timezone="Europe/Berlin", run_at=utc(2026, 5, 1, 12))
+    assert schedules.describe(berlin) == "Once at 2026-05-01 14:00:00 (Europe/Berlin)"

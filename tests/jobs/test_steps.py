@@ -38,7 +38,7 @@ def test_it_rejects_a_cycle():
 def test_it_rejects_an_unknown_dependency():
     with pytest.raises(ValidationError) as info:
         validate_steps([http("fetch"), http("report", "fetsh")])
-    assert info.value.message_dict == {"steps": ["Step 'report' depends on unknown step(s): 'fetsh'."]}
+    assert info.value.message_dict == {"steps[1].depends_on": ["Step 'report' depends on unknown step(s): 'fetsh'."]}
 
 
 def test_it_rejects_a_self_dependency():

@@ -10,13 +10,14 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from jobs import tasks
-from jobs.clock import install_system_tasks
+from jobs.engine.clock import install_system_tasks
 from tests.factories import JobFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,6 +87,42 @@ def test_it_answers_within_its_bound_when_the_broker_hangs(client, settings, bea
     assert time.monotonic() - started < 4
     assert response.status_code == 503
     assert response.json()["failing"] == ["broker"]
+
+
+def test_it_names_rabbitmq_when_it_does_not_answer(client, settings, beat_ticked):
+    port = closed_port()
+    settings.CELERY_BROKER_URL = f"amqp://hourglass:hunter2@127.0.0.1:{port}/prod"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["broker"]
+    assert body["checks"]["broker"]["reason"].startswith("unreachable")
+    assert body["checks"]["broker"]["transport"] == "amqp"
+    assert "hunter2" not in response.content.decode()
+    assert str(port) not in response.content.decode()
+
+
+def test_it_answers_within_its_bound_when_rabbitmq_hangs(client, settings, beat_ticked, silent_redis):
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{silent_redis}//"  # accepts, never speaks AMQP
+
+    started = time.monotonic()
+    response = client.get("/healthz")
+
+    assert time.monotonic() - started < 4
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["broker"]
+
+
+def test_it_names_the_transport_of_the_broker_it_reached(client, settings, beat_ticked):
+    expected = {"amqp": "amqp", "pyamqp": "amqp", "redis": "redis", "filesystem": "filesystem"}
+    scheme = settings.CELERY_BROKER_URL.split(":", 1)[0]
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["broker"] == {"status": "ok", "transport": expected[scheme], "ms": ANY}
 
 
 def test_it_names_the_broker_when_its_folder_is_gone(client, settings, beat_ticked, tmp_path):

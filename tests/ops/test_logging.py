@@ -57,7 +57,7 @@ def test_a_runs_log_line_carries_its_run_and_job_ids(team, target, json_lines):
 
 
 def _record(**extra: object) -> logging.LogRecord:
-    record = logging.LogRecord("jobs.execute", logging.ERROR, __file__, 1, "run %s broke", ("r-1",), None)
+    record = logging.LogRecord("jobs.engine.execute", logging.ERROR, __file__, 1, "run %s broke", ("r-1",), None)
     record.__dict__.update(extra)
     return record
 
@@ -79,7 +79,7 @@ def test_the_json_formatter_keeps_extras_and_tracebacks():
 
 def test_the_plain_formatter_shows_the_ids_too():
     text = PlainFormatter(PLAIN).format(_record(run_id="r-1", job_id="j-1", data={"noise": 1}))
-    assert text.endswith("ERROR jobs.execute run r-1 broke [run_id=r-1 job_id=j-1]")
+    assert text.endswith("ERROR jobs.engine.execute run r-1 broke [run_id=r-1 job_id=j-1]")
     assert PlainFormatter(PLAIN).format(_record()).endswith("run r-1 broke")
 
 

@@ -10,9 +10,9 @@ from django.utils import timezone
 from history.models import Run
 from history.services import run_cancel
 from jobs import metrics
-from jobs.dispatch import dispatch
+from jobs.engine.dispatch import dispatch
+from jobs.engine.reaper import reap
 from jobs.models import Job
-from jobs.reaper import reap
 from tests.engine.dispatch_support import T0, Published, at, interval_job
 from tests.engine.execute_support import execute, make_job, make_run
 from tests.factories import JobFactory, RunFactory

@@ -58,7 +58,10 @@ def test_api_writes_are_recorded_with_the_key_and_the_address(team, owner, as_ke
     assert created.ip_address == "203.0.113.9"
     assert created.target_label == "audited"
     assert created.target_type == "job"
-    assert AuditEntry.objects.get(action="job.update").details == {"fields": ["name"]}
+    assert AuditEntry.objects.get(action="job.update").details == {
+        "fields": ["name"],
+        "changes": {"name": {"old": "audited", "new": "Audited"}},
+    }
 
 
 def test_dashboard_writes_name_the_user(team, owner, client, job):
@@ -187,3 +190,10 @@ def test_dashboard_page_for_admins_only(team, owner, viewer, client):
     assert "dave" in page
     assert "member.add" in page
     assert client.get(reverse("jobs:audit"), {"since": "nope"}).status_code == 400
+
+
+@pytest.mark.parametrize("name", ["since", "until", "action"])
+def test_api_refuses_an_empty_time_or_action(owner, as_user, name):
+    response = as_user(owner).get(f"/api/audit?{name}=")
+    assert response.status_code == 400
+    assert [error["location"] for error in response.json()["errors"]] == [f"query.{name}"]

@@ -16,9 +16,14 @@ import uuid
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
+from alerts.models import Incident
+from alerts.services import channel_create, rule_save
+from jobs.calendar_services import calendar_write
 from jobs.services import apikey_create
 from tests.api.conftest import make_runs
 from tests.factories import JobFactory, MembershipFactory, TeamFactory, UserFactory
@@ -48,6 +53,9 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     # Auth pages
     "login": ("get", "/accounts/login/", None, row(200, 302, 302, 302, 302, 302, 200, 200, 200, 200)),
     "logout": ("post-form", "/accounts/logout/", {}, row(302, 302, 302, 302, 302, 302, 302, 302, 302, 302)),
+    # An invited member's set-password page: a bad link shows "expired" to anyone.
+    "password_reset_confirm": ("get", "/accounts/reset/MQ/bad-token/", None, PUBLIC),
+    "password_reset_complete": ("get", "/accounts/reset/done/", None, PUBLIC),
     "rest_framework:login": ("get", "/api-auth/login/", None, row(200, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
     "admin-login": ("get", "/admin/login/", None, row(200, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
     "rest_framework:logout": (
@@ -70,12 +78,43 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         None,
         row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302),
     ),
+    # "Send a test request": an empty form sends nothing ("no HTTP step"), so every allowed caller gets 200.
+    "jobs:test-request-new": (
+        "post-form",
+        "/jobs/test-request/",
+        {},
+        row(302, 200, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
+    "jobs:test-request": (
+        "post-form",
+        "/jobs/{job}/test-request/",
+        {},
+        row(302, 404, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
     "jobs:detail": ("get", "/jobs/{job}/", None, row(302, 404, 200, 200, 200, 200, 302, 302, 302, 302)),
     "jobs:edit": ("get", "/jobs/{job}/edit/", None, row(302, 404, 403, 403, 200, 200, 302, 302, 302, 302)),
     "jobs:run-now": ("post-form", "/jobs/{job}/run/", {}, row(302, 404, 403, 302, 302, 302, 302, 302, 302, 302)),
     "jobs:pause": ("post-form", "/jobs/{job}/pause/", {}, row(302, 404, 403, 403, 302, 302, 302, 302, 302, 302)),
     "jobs:resume": ("post-form", "/jobs/{job}/resume/", {}, row(302, 404, 403, 403, 302, 302, 302, 302, 302, 302)),
+    "jobs:backfill": ("get", "/jobs/{job}/backfill/", None, row(302, 404, 403, 200, 200, 200, 302, 302, 302, 302)),
     "jobs:delete": ("post-form", "/jobs/{job}/delete/", {}, row(302, 404, 403, 403, 302, 302, 302, 302, 302, 302)),
+    # The current team's manifest: an outsider exports and imports into their own team. Importing confirmed
+    # (a stale digest: nothing applied, the plan shown again) needs job:edit.
+    "jobs:manifest-export": ("get", "/jobs/export/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "jobs:manifest-import": (
+        "post-form",
+        "/jobs/import/",
+        {"manifest": "version: 1\njobs:\n", "confirm": "apply", "digest": "stale"},
+        row(302, 200, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
+    # The current team's calendars: an outsider sees their own team's. Deleting one needs job:edit in its team.
+    "jobs:calendars": ("get", "/team/calendars/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "jobs:calendar-delete": (
+        "post-form",
+        "/team/calendars/{calendar_id}/delete/",
+        {},
+        row(302, 404, 403, 403, 302, 302, 302, 302, 302, 302),
+    ),
     "jobs:team": ("get", "/team/", None, row(302, 200, 403, 403, 403, 200, 302, 302, 302, 302)),
     "jobs:team-switch": (
         "post-form",
@@ -96,6 +135,72 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         row(302, 404, 403, 403, 403, 302, 302, 302, 302, 302),
     ),
     "jobs:audit": ("get", "/team/audit/", None, row(302, 200, 403, 403, 403, 200, 302, 302, 302, 302)),
+    "jobs:member-add": (
+        "post-form",
+        "/team/members/",
+        {"who": "", "role": "viewer"},
+        row(302, 400, 403, 403, 403, 400, 302, 302, 302, 302),
+    ),
+    "jobs:member-role": (
+        "post-form",
+        "/team/members/{member_id}/role/",
+        {"role": "editor"},
+        row(302, 404, 403, 403, 403, 302, 302, 302, 302, 302),
+    ),
+    "jobs:member-remove": (
+        "post-form",
+        "/team/members/{member_id}/remove/",
+        {},
+        row(302, 404, 403, 403, 403, 302, 302, 302, 302, 302),
+    ),
+    "jobs:signing-secret": (
+        "post-form",
+        "/team/signing-secret/",
+        {},
+        row(302, 200, 403, 403, 403, 200, 302, 302, 302, 302),
+    ),
+    "jobs:signing-secret-rotate": (
+        "post-form",
+        "/team/signing-secret/rotate/",
+        {"grace": "0"},
+        row(302, 200, 403, 403, 403, 200, 302, 302, 302, 302),
+    ),
+    # Dashboard: alerting. The channels page, the incident list and the delivery log are the current team's.
+    "alerts:channels": ("get", "/alerts/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "alerts:channel-create": (
+        "post-form",
+        "/alerts/channels/",
+        {},
+        row(302, 400, 403, 403, 403, 400, 302, 302, 302, 302),
+    ),
+    "alerts:channel-test": (
+        "post-form",
+        "/alerts/channels/{channel}/test/",
+        {},
+        row(302, 404, 403, 403, 403, 200, 302, 302, 302, 302),
+    ),
+    # The first POST asks for confirmation.
+    "alerts:channel-delete": (
+        "post-form",
+        "/alerts/channels/{channel}/delete/",
+        {},
+        row(302, 404, 403, 403, 403, 200, 302, 302, 302, 302),
+    ),
+    "alerts:rule-create": ("post-form", "/alerts/rules/", {}, row(302, 400, 403, 403, 400, 400, 302, 302, 302, 302)),
+    "alerts:rule-delete": (
+        "post-form",
+        "/alerts/rules/{rule}/delete/",
+        {},
+        row(302, 404, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
+    "alerts:deliveries": ("get", "/alerts/deliveries/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "alerts:incidents": ("get", "/incidents/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "alerts:incident-detail": (
+        "get",
+        "/incidents/{incident}/",
+        None,
+        row(302, 404, 200, 200, 200, 200, 302, 302, 302, 302),
+    ),
     # Dashboard: runs
     "history:job-runs-new": (
         "get",
@@ -108,6 +213,34 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         "/jobs/{job}/runs/delete/",
         {"run": ["{run}"]},
         row(302, 404, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
+    "history:job-runs-export": (
+        "get",
+        "/jobs/{job}/runs/export/",
+        None,
+        row(302, 404, 200, 200, 200, 200, 302, 302, 302, 302),
+    ),
+    "history:job-runs-delete-matching": (
+        "get",
+        "/jobs/{job}/runs/delete-matching/",
+        None,
+        row(302, 404, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
+    # The run feed is the current team's: an outsider gets their own team's runs.
+    "history:runs": ("get", "/runs/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "history:runs-new": ("get", "/runs/new/", None, row(302, 400, 400, 400, 400, 400, 302, 302, 302, 302)),
+    "history:runs-export": ("get", "/runs/export/", None, row(302, 200, 200, 200, 200, 200, 302, 302, 302, 302)),
+    "history:feed-runs-delete": (
+        "post-form",
+        "/runs/delete/",
+        {"run": ["{run}"]},
+        row(302, 200, 403, 403, 200, 200, 302, 302, 302, 302),
+    ),
+    "history:runs-delete-matching": (
+        "get",
+        "/runs/delete-matching/",
+        None,
+        row(302, 200, 403, 403, 200, 200, 302, 302, 302, 302),
     ),
     "history:run-detail": ("get", "/runs/{run}/", None, row(302, 404, 200, 200, 200, 200, 302, 302, 302, 302)),
     "history:run-live": ("get", "/runs/{run}/live/", None, row(302, 404, 200, 200, 200, 200, 302, 302, 302, 302)),
@@ -162,6 +295,13 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         None,
         row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
     ),
+    # A list: an outsider sees its own team's (none of team A's; test_outsider_never_sees_team_a).
+    "dialects:runwisp-notifications": (
+        "get",
+        "/api/notifications",
+        None,
+        row(401, 200, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
     # Primary API
     "api:root": ("get", "/api/", None, row(401, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
     "api:schema": ("get", "/api/schema/", None, row(200, 200, 200, 200, 200, 200, 200, 200, 200, 200)),
@@ -171,6 +311,13 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "api:job-pause": ("post", "/api/jobs/{job}/pause", None, row(401, 404, 403, 403, 200, 200, 403, 403, 200, 403)),
     "api:job-resume": ("post", "/api/jobs/{job}/resume", None, row(401, 404, 403, 403, 200, 200, 403, 403, 200, 403)),
     "api:job-run": ("post", "/api/jobs/{job}/run", None, row(401, 404, 403, 202, 202, 202, 403, 202, 403, 403)),
+    # A body without a range: the callers who may backfill get as far as its check.
+    "api:job-backfill": (
+        "post",
+        "/api/jobs/{job}/backfill",
+        None,
+        row(401, 404, 403, 400, 400, 400, 403, 400, 403, 403),
+    ),
     "api:job-fire-times": (
         "get",
         "/api/jobs/{job}/fire-times",
@@ -217,7 +364,100 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
         None,
         row(401, 404, 403, 403, 403, 204, 403, 403, 403, 204),
     ),
+    "api:team-calendars": (
+        "get",
+        "/api/teams/{team}/calendars",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    # Deleting: the callers with job:edit in team A may, everyone else is refused (and nothing goes).
+    "api:team-calendar": (
+        "delete",
+        "/api/teams/{team}/calendars/{calendar}",
+        None,
+        row(401, 404, 403, 403, 204, 204, 403, 403, 204, 403),
+    ),
+    "api:team-signing-secret": (
+        "get",
+        "/api/teams/{team}/signing-secret",
+        None,
+        row(401, 404, 403, 403, 403, 200, 403, 403, 403, 200),
+    ),
+    "api:team-signing-secret-rotate": (
+        "post",
+        "/api/teams/{team}/signing-secret/rotate",
+        None,
+        row(401, 404, 403, 403, 403, 200, 403, 403, 403, 200),
+    ),
+    # Alerting: members read (job:read); team admins write and test channels, editors write rules.
+    "api:team-channels": (
+        "get",
+        "/api/teams/{team}/channels",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-channel": (
+        "get",
+        "/api/teams/{team}/channels/{channel}",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-channel-test": (
+        "post",
+        "/api/teams/{team}/channels/{channel}/test",
+        None,
+        row(401, 404, 403, 403, 403, 200, 403, 403, 403, 200),
+    ),
+    "api:team-alert-rules": (
+        "get",
+        "/api/teams/{team}/alert-rules",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-alert-rule": (
+        "get",
+        "/api/teams/{team}/alert-rules/{rule}",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-incidents": (
+        "get",
+        "/api/teams/{team}/incidents",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-incident": (
+        "get",
+        "/api/teams/{team}/incidents/{incident}",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-deliveries": (
+        "get",
+        "/api/teams/{team}/deliveries",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
     "api:audit": ("get", "/api/audit", None, row(401, 200, 403, 403, 403, 200, 403, 403, 403, 200)),
+    "api:manifest-schema": ("get", "/api/manifest/schema", None, row(401, 200, 200, 200, 200, 200, 200, 403, 403, 403)),
+    "api:team-manifest": (
+        "get",
+        "/api/teams/{team}/manifest",
+        None,
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-manifest-plan": (
+        "post",
+        "/api/teams/{team}/manifest/plan",
+        {"manifest": "version: 1\njobs:\n"},
+        row(401, 404, 200, 200, 200, 200, 200, 403, 403, 403),
+    ),
+    "api:team-manifest-apply": (
+        "post",
+        "/api/teams/{team}/manifest/apply",
+        {"manifest": "version: 1\njobs:\n"},
+        row(401, 404, 403, 403, 200, 200, 403, 403, 200, 403),
+    ),
 }
 
 # The admin: its site pages, and per registered model its standard views. A model registered without an
@@ -244,6 +484,10 @@ ADMIN_MODELS = {
     "jobs_job",
     "jobs_auditentry",
     "history_run",
+    "alerts_channel",
+    "alerts_alertrule",
+    "alerts_incident",
+    "alerts_delivery",
     # Beat's schedule tables (superusers only: no team role grants them).
     "django_celery_beat_clockedschedule",
     "django_celery_beat_crontabschedule",
@@ -298,9 +542,22 @@ def world(db) -> dict[str, Any]:
 
 def objects(world: dict[str, Any]) -> dict[str, str]:
     job = JobFactory(team=world["team"], natural_id=f"job-{uuid.uuid4().hex[:8]}")
-    (run,) = make_runs(job, 1)
+    # Ended with a warning, so RunWisp's notifications would list it to anyone who may see it.
+    (run,) = make_runs(job, 1, warnings=True, finished_at=timezone.now())
     key, _ = apikey_create(team=world["team"], name="victim", scopes=["job:read"])
+    # A user without a password: hashing one per request would cost minutes over the matrix.
+    member = MembershipFactory(team=world["team"], user=get_user_model().objects.create(username=f"m-{uuid.uuid4()}"))
+    calendar = calendar_write(team=world["team"], fields={"name": f"cal-{uuid.uuid4().hex[:8]}"})
+    channel = channel_create(team=world["team"], name=f"c-{uuid.uuid4().hex[:8]}", url="json://127.0.0.1:9/hook")
+    rule = rule_save(team=world["team"], data={"job": job, "channels": [channel]})
+    incident = Incident.objects.create(team=world["team"], job=job, opened_at=run.created_at, first_run_id=run.pk)
     return {
+        "calendar": calendar.name,
+        "calendar_id": str(calendar.pk),
+        "channel": str(channel.pk),
+        "rule": str(rule.pk),
+        "incident": str(incident.pk),
+        "member_id": str(member.pk),
         "job": str(job.pk),
         "job_name": job.natural_id,
         "run": str(run.pk),
@@ -406,6 +663,8 @@ def test_outsider_never_sees_team_a(world):
         if not isinstance(expected["outsider"], int) or expected["outsider"] >= 300 or method != "get":
             continue
         names = objects(world)
-        content = client_for(world, "outsider").get(path.format(**names)).content.decode()
-        for secret in (names["job"], names["job_name"], names["run"], names["key"]):
+        response = client_for(world, "outsider").get(path.format(**names))
+        raw = b"".join(response.streaming_content) if response.streaming else response.content
+        content = raw.decode()
+        for secret in (names["job"], names["job_name"], names["run"], names["key"], names["calendar"]):
             assert secret not in content, (name, secret)

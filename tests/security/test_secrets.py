@@ -13,7 +13,7 @@ from jobs.models import ApiKey
 from jobs.services import apikey_create
 from tests.engine.execute_support import execute, make_job, make_run
 
-pytestmark = pytest.mark.django_db(transaction=False)
+pytestmark = pytest.mark.django_db(transaction=True)  # the engine writes results on threads of its own
 
 BEARER = "s3cr3t-bearer-value"
 TOKEN = "s3cr3t-token-value"

@@ -10,7 +10,8 @@ from django.db import transaction
 from jobs.management.base import Command as BaseCommand
 from jobs.models import Job, Team
 from jobs.roles import Role
-from jobs.services import job_create, job_update, member_set, schedule_from_input, steps_from_input
+from jobs.services import member_set
+from jobs.write import job_write
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - printed on purpose; demo data only
 DEMO_USERS = (("demo-admin", Role.ADMIN), ("demo-editor", Role.EDITOR), ("demo-viewer", Role.VIEWER))
@@ -59,6 +60,16 @@ def demo_jobs(base_url: str) -> list[dict[str, Any]]:
     ]
 
 
+# The demo's schedule keys → jobs.write's canonical paths.
+_SCHEDULE_PATHS = {
+    "kind": "schedule_kind",
+    "expression": "cron_expression",
+    "timezone_name": "timezone",
+    "seconds": "interval_seconds",
+    "at": "run_at",
+}
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo team, users and jobs. Safe to run again."
 
@@ -76,17 +87,14 @@ class Command(BaseCommand):
             user.is_superuser = role == Role.ADMIN
             user.save(update_fields=["is_staff", "is_superuser"])
         for spec in demo_jobs(base_url):
-            schedule = schedule_from_input(**spec["schedule"])
-            steps = steps_from_input(steps=spec["steps"])
-            options = {"name": spec["name"], **spec.get("options", {})}
+            schedule = {_SCHEDULE_PATHS[name]: value for name, value in spec["schedule"].items()}
+            fields = {"natural_id": spec["natural_id"], "name": spec["name"], **spec.get("options", {}), **schedule}
             job = Job.objects.filter(team=team, natural_id=spec["natural_id"]).first()
-            if job is None:
-                job_create(team=team, natural_id=spec["natural_id"], schedule=schedule, steps=steps, **options)
-            else:
-                job_update(job=job, schedule=schedule, steps=steps, **options)
+            job_write(team=team, job=job, fields=fields, steps=spec["steps"])
         users = ", ".join(username for username, _ in DEMO_USERS)
         self.stdout.write(
             f"Demo team 'demo' ready with {len(demo_jobs(base_url))} jobs calling {base_url}/echo/.\n"
             f"Users {users}; password: {DEMO_PASSWORD}\n"
-            f"Open {base_url}/ and log in as demo-editor (the admin at {base_url}/admin/ as demo-admin)."
+            f"Open {base_url}/ and log in as demo-editor (the admin at {base_url}/admin/ as demo-admin).\n"
+            "Jobs as code: manage.py jobs plan examples/jobs.yaml --team demo"
         )

@@ -1,0 +1,1 @@
+"""The chaos soak (`make chaos`): faults under load, then the invariant checker. See soak.py."""

@@ -1,0 +1,3 @@
+from bench.chaos.soak import main
+
+raise SystemExit(main())

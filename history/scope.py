@@ -1,0 +1,88 @@
+"""Whose runs a dashboard run table shows: one job's (its page) or every job's of a team (the run feed).
+
+The table, its live rows, its export and its deletes take a RunScope, so the job page and /runs/
+share one implementation; only the URLs and the team's extra "job" filter differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+
+from history.forms import RunFeedFilterForm, RunFilterForm
+from history.models import Run
+from history.selectors import run_list
+from jobs.access import Actor, job_for_actor, require
+from jobs.dashboard.base import actor_of, current_team, teams_of
+from jobs.models import Job, Team
+
+# URL names per scope: (job page, run feed); the job's take job_id.
+_URLS = {
+    "page": ("jobs:detail", "history:runs"),
+    "new": ("history:job-runs-new", "history:runs-new"),
+    "export": ("history:job-runs-export", "history:runs-export"),
+    "delete": ("history:runs-delete", "history:feed-runs-delete"),
+    "delete_matching": ("history:job-runs-delete-matching", "history:runs-delete-matching"),
+}
+
+
+@dataclass(frozen=True)
+class RunScope:
+    team: Team
+    job: Job | None = None
+
+    @property
+    def is_feed(self) -> bool:
+        return self.job is None
+
+    @property
+    def form_class(self) -> type[RunFilterForm]:
+        return RunFeedFilterForm if self.is_feed else RunFilterForm
+
+    def runs(self, actor: Actor, filters: dict[str, Any] | None = None) -> QuerySet[Run]:
+        """The runs in scope that the caller may read, narrowed by RunFilter's filters."""
+        if self.job is not None:
+            return run_list(actor=actor, job=self.job, filters=filters)
+        return run_list(actor=actor, filters=filters).filter(team=self.team)
+
+    def url(self, which: str) -> str:
+        job_name, feed_name = _URLS[which]
+        return reverse(feed_name) if self.job is None else reverse(job_name, kwargs={"job_id": self.job.pk})
+
+    @property
+    def page_url(self) -> str:
+        return self.url("page")
+
+    @property
+    def new_url(self) -> str:
+        return self.url("new")
+
+    @property
+    def export_url(self) -> str:
+        return self.url("export")
+
+    @property
+    def delete_url(self) -> str:
+        return self.url("delete")
+
+    @property
+    def delete_matching_url(self) -> str:
+        return self.url("delete_matching")
+
+
+def scope_for(request: HttpRequest, job_id: UUID | None, permission: str) -> tuple[Actor, RunScope]:
+    """The job's scope (404 / 403 as for the job), or the current team's when there is no job."""
+    actor = actor_of(request)
+    if job_id is not None:
+        job = job_for_actor(actor, str(job_id), permission)
+        return actor, RunScope(team=job.team, job=job)
+    team = current_team(request, teams_of(actor))
+    if team is None:
+        raise Http404("You are not in a team yet.")
+    require(actor, team.pk, permission)
+    return actor, RunScope(team=team)
