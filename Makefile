@@ -60,8 +60,11 @@ worker: migrate
 beat: migrate
 	$(CLOCK_CMD)
 
+# In parallel (pytest-xdist): the tests that run real workers, browsers or benchmarks all go to one
+# process in turn (tests/conftest.py), the in-process tests to every process. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= auto
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
@@ -98,3 +101,17 @@ def _chunks(items: Any, size: int) -> Any:
             chunk = []
     if chunk:
         yield chunk
+
+
+class FolderCache(FileBasedCache):
+    """The folder cache, in a subfolder per KEY_PREFIX when one is set.
+
+    As with the Redis cache, `clear()` then empties only this prefix's entries: Django's own
+    empties the whole folder, whatever prefix another process sharing it uses.
+    """
+
+    def __init__(self, dir: str, params: dict[str, Any]) -> None:
+        prefix = params.get("KEY_PREFIX", "")
+        if prefix:
+            dir = str(Path(dir) / re.sub(r"[^A-Za-z0-9_.-]", "_", prefix))
+        super().__init__(dir, params)

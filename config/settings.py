@@ -235,8 +235,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "config.cache.FolderCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # The throttles and sign-in counters live here: at the default 300 entries Django culls a
+            # third of the files at random, counters included, and a throttle forgets what it counted.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
 # Sign-in throttle (every sign-in form): failures per username from one address, and per address

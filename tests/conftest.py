@@ -25,6 +25,20 @@ def pytest_configure(config) -> None:
     settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["anon"] = "100000/minute"
 
 
+# Tests that run real workers, browsers or benchmarks measure time and share the machine's two
+# cores; under pytest-xdist (`--dist loadgroup`) they all go to one worker, in file order, while
+# the others run the in-process tests.
+SERIAL_DIRS = ("e2e", "faults", "bench")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(tests_dir).parts
+        if parts and parts[0] in SERIAL_DIRS or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+
+
 @pytest.fixture
 def team(db) -> Team:
     return TeamFactory(slug="acme", name="Acme")

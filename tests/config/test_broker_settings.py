@@ -34,7 +34,7 @@ def settings_with(tmp_path: Path, **env: str) -> list:
 
 def test_an_amqp_broker_url_selects_rabbitmq_with_heartbeats(tmp_path):
     url = "amqp://guest:guest@127.0.0.1:5672/hourglass"
-    assert settings_with(tmp_path, BROKER_URL=url) == [url, 10, "django.core.cache.backends.filebased.FileBasedCache"]
+    assert settings_with(tmp_path, BROKER_URL=url) == [url, 10, "config.cache.FolderCache"]
 
 
 def test_celery_broker_url_wins_over_redis_url_which_keeps_the_cache(tmp_path):

@@ -113,3 +113,19 @@ def test_clearing_the_cache_leaves_the_rest_of_the_redis_database_alone():
         assert client.get(foreign) == b"broker data"
     finally:
         client.delete(foreign)
+
+
+def test_clearing_the_folder_cache_leaves_other_prefixes_alone(tmp_path):
+    """Processes sharing var/cache under other prefixes (test sessions, say) keep their entries."""
+    from config.cache import FolderCache
+
+    ours = FolderCache(str(tmp_path), {"KEY_PREFIX": "ours"})
+    theirs = FolderCache(str(tmp_path), {"KEY_PREFIX": "theirs/x"})
+    unprefixed = FolderCache(str(tmp_path), {})
+    for each in (ours, theirs, unprefixed):
+        each.set("counter", 7, 60)
+    ours.clear()
+    assert ours.get("counter") is None
+    assert theirs.get("counter") == 7
+    assert unprefixed.get("counter") == 7
+    assert FolderCache(str(tmp_path), {"KEY_PREFIX": "theirs/x"}).get("counter") == 7  # another process's view
