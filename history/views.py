@@ -69,17 +69,18 @@ def run_table(request: HttpRequest, actor: Actor, scope: Job | RunScope) -> RunT
         table.error = "Some filters are not valid; fix them to see the runs."
         return table
     try:
-        queryset = scope.runs(actor, form.run_filters())
+        filters = form.run_filters()
+        queryset = scope.runs(actor, filters)
         table.page_number = form.page_number
         page = run_page(queryset, ordering=form.ordering(), limit=PER_PAGE, start=(table.page_number - 1) * PER_PAGE)
-        table.total, table.estimate = run_count(queryset)
+        table.total, table.estimate = run_count(queryset, filters)
     except ValidationError as exc:
         table.error = "; ".join(exc.messages)
         return table
     table.runs, table.has_next, table.has_prev = page.runs, page.has_next, page.has_prev
     if scope.is_feed:
         with_jobs(table.runs)
-    table.num_pages = max(math.ceil(table.total / PER_PAGE), 1)
+    table.num_pages = max(math.ceil(table.total / PER_PAGE), table.page_number if table.estimate else 1)
     table.live = form.sort_key == DEFAULT_SORT and table.page_number == 1
     table.since = max((run.created_at for run in page.runs), default=timezone.now())
     return table

@@ -54,7 +54,7 @@ def history_envelope(request: Request, runs: QuerySet[Run]) -> dict[str, Any]:
     page = run_page(
         runs, ordering=params.ordering, limit=params.limit, start=params.start, cursor=params.cursor, as_rows=True
     )
-    total, estimate = run_count(runs)
+    total, estimate = run_count(runs, request.query_params)
     if params.ordering.keyset:
         next_href = href(request, cursor=page.next_cursor, start=None) if page.next_cursor else None
         prev_href = href(request, cursor=page.prev_cursor, start=None) if page.prev_cursor else None

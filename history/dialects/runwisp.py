@@ -61,10 +61,14 @@ END_REASONS = {Run.EndReason.BLOCKED: "failed"}
 ERROR_MODEL_FIELDS = ("type", "title", "status", "detail", "instance", "errors")
 
 
+def _task_filters(request: Request) -> dict[str, str]:
+    """RunWisp's filter parameters under RunFilter's names."""
+    return {ours: request.query_params[theirs] for theirs, ours in FILTERS.items() if request.query_params.get(theirs)}
+
+
 def _task_runs(actor: Any, job: Job, request: Request) -> Any:
     """run_list with RunWisp's filter names; a bad value is reported under the name the caller used."""
-    params = request.query_params
-    filters = {ours: params[theirs] for theirs, ours in FILTERS.items() if params.get(theirs)}
+    filters = _task_filters(request)
     try:
         return run_list(actor=actor, job=job, filters=filters)
     except ValidationError as exc:
@@ -189,5 +193,5 @@ class TaskRunsView(RunWispView):
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         offset = query_int(request.query_params, "offset", default=0, low=0, high=MAX_OFFSET)
         page = run_page(runs, ordering=ordering, limit=limit, start=offset, as_rows=True, steps=False)
-        total, _ = run_count(runs)
+        total, _ = run_count(runs, _task_filters(request))
         return Response({"runs": [runwisp_run(run, job.natural_id) for run in page.runs], "total": total})

@@ -113,11 +113,13 @@ _COLUMNS = (
 )
 
 
-def insert_ended_runs(job: Job, count: int, *, http_status: int = 200, response_body: str = "") -> None:
-    """`count` ended runs in one INSERT … SELECT: 100k rows in about a second instead of bulk_create's 15."""
+def insert_ended_runs(
+    job: Job, count: int, *, http_status: int = 200, response_body: str = "", start: str = "2024-01-01 00:00:00"
+) -> None:
+    """`count` ended runs in one INSERT … SELECT, a second apart from `start` (their slots, so calls for
+    one job need starts apart): 100k rows in about a second instead of bulk_create's 15."""
     from django.db import connection
 
-    start = "2024-01-01 00:00:00"
     if connection.vendor == "postgresql":
         sql = (  # the column list is a constant
             f"INSERT INTO history_run ({_COLUMNS}) SELECT gen_random_uuid(), '', 'cron', 1, 0, 'ended', 'success',"  # noqa: S608

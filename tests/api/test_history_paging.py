@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from history.models import Run
-from history.selectors import COUNT_CAP
+from history.selectors import COUNT_CAP, FILTERED_COUNT_CAP
 from tests.api.conftest import insert_ended_runs, make_runs
 
 pytestmark = pytest.mark.django_db
@@ -147,4 +147,23 @@ def test_total_is_a_floor_past_ten_thousand(as_user, viewer, job):
     body = as_user(viewer).get("/api/history?limit=1").json()
     assert (body["total"], body["totalIsEstimate"]) == (COUNT_CAP, True)
     body = as_user(viewer).get(f"/api/jobs/{job.pk}/history?limit=1&attempt=1&status=ended&q=").json()
-    assert body["totalIsEstimate"] is True
+    assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP, True)
+    # Narrowing to one job is no filter for the count: it walks the job's own index range.
+    body = as_user(viewer).get(f"/api/history?limit=1&job={job.natural_id}").json()
+    assert (body["total"], body["totalIsEstimate"]) == (COUNT_CAP, True)
+
+
+def test_a_filtered_or_searched_total_is_exact_up_to_its_own_cap(as_user, viewer, job):
+    insert_ended_runs(job, FILTERED_COUNT_CAP, http_status=500, response_body="upstream down")
+    insert_ended_runs(job, 5, http_status=200, start="2025-01-01 00:00:00")
+    client = as_user(viewer)
+    for query in ("httpStatus=500", "q=upstream", "endReason=success&q=upstream"):
+        body = client.get(f"/api/jobs/{job.pk}/history?limit=1&{query}").json()
+        assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP, False), query
+    insert_ended_runs(job, 1, http_status=500, response_body="upstream down", start="2025-02-01 00:00:00")
+    body = client.get(f"/api/jobs/{job.pk}/history?limit=1&q=upstream").json()
+    assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP, True)
+    body = client.get(f"/api/jobs/{job.pk}/history?limit=1").json()
+    assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP + 6, False)
+    # RunWisp's `total` and the dashboard's count follow the same caps.
+    assert client.get(f"/api/tasks/{job.natural_id}/runs?limit=1&search=upstream").json()["total"] == FILTERED_COUNT_CAP

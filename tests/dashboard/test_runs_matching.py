@@ -167,3 +167,14 @@ def test_a_run_that_was_running_at_the_count_is_kept_even_if_it_ended_since(as_u
         in done.content.decode()
     )
     assert list(Run.objects.values_list("pk", flat=True)) == [running_run.pk]
+
+
+def test_a_filtered_table_counts_to_its_cap_then_says_so(as_user, viewer, job):
+    from history.selectors import FILTERED_COUNT_CAP
+    from tests.api.conftest import insert_ended_runs
+
+    insert_ended_runs(job, FILTERED_COUNT_CAP + 1, http_status=500)
+    page = as_user(viewer).get(reverse("jobs:detail", kwargs={"job_id": job.pk}), {"http": "5xx", "page": 41})
+    text = re.sub(r"\s+", " ", page.content.decode())
+    assert f"The filter matches {FILTERED_COUNT_CAP}+ runs" in text
+    assert "Page 41 of 41+" in text  # the 1,001st run, past the 40 counted pages of 25
