@@ -193,7 +193,9 @@ class HistoryListSerializer(serializers.Serializer):
             "start": serializers.IntegerField(),
             "count": serializers.IntegerField(),
             "total": serializers.IntegerField(),
-            "totalIsEstimate": serializers.BooleanField(help_text="true when `total` is a lower bound: 10,000, or 1,000 for a filtered or searched list"),
+            "totalIsEstimate": serializers.BooleanField(
+                help_text="true when `total` is a lower bound: 10,000, or 1,000 for a filtered or searched list"
+            ),
         }
 
 
