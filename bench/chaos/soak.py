@@ -441,16 +441,28 @@ class Soak:
         A slot before that point is one the dispatcher passed, so it must have its run; a later
         one was never reached (the dispatcher was behind), which is lateness, not a lost slot.
         """
-        from django.db import connection
+        from django.db import OperationalError, connection
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "WITH old AS (SELECT j.id, j.next_run_at FROM jobs_job j JOIN jobs_team t ON t.id = j.team_id "
-                "WHERE t.slug = 'chaos' FOR UPDATE OF j) "
-                "UPDATE jobs_job SET next_run_at = NULL FROM old WHERE jobs_job.id = old.id "
-                "RETURNING old.id, old.next_run_at"
-            )
-            return {str(job_id): reached for job_id, reached in cursor.fetchall() if reached is not None}
+        # FOR NO KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also block the
+        # foreign-key checks of the runs the engines are still inserting and writing (KEY SHARE on
+        # their job), and a writer holding one job while it waits for another deadlocks with this.
+        deadlocks = 0
+        while True:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "WITH old AS (SELECT j.id, j.next_run_at FROM jobs_job j JOIN jobs_team t ON "
+                        "t.id = j.team_id WHERE t.slug = 'chaos' ORDER BY j.id FOR NO KEY UPDATE OF j) "
+                        "UPDATE jobs_job SET next_run_at = NULL FROM old WHERE jobs_job.id = old.id "
+                        "RETURNING old.id, old.next_run_at"
+                    )
+                    return {str(job_id): reached for job_id, reached in cursor.fetchall() if reached is not None}
+            except OperationalError as exc:  # a deadlock with an engine's transaction: PostgreSQL chose us
+                deadlocks += 1
+                if deadlocks == 5 or "deadlock" not in str(exc):
+                    raise
+                log(f"stopping the schedules met a deadlock ({exc}); again")
+                time.sleep(0.5)
 
     def collect(self, reached: dict[str, datetime], window_end: datetime) -> checker.Report:
         from history.models import Run
