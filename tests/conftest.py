@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tests_dir = Path(__file__).resolve().parent
     for item in items:
         parts = Path(str(item.path)).resolve().relative_to(tests_dir).parts
-        if parts and parts[0] in SERIAL_DIRS or item.get_closest_marker("e2e"):
+        if (parts and parts[0] in SERIAL_DIRS) or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group("serial"))
 
 
