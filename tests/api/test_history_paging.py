@@ -165,5 +165,5 @@ def test_a_filtered_or_searched_total_is_exact_up_to_its_own_cap(as_user, viewer
     assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP, True)
     body = client.get(f"/api/jobs/{job.pk}/history?limit=1").json()
     assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP + 6, False)
-    # RunWisp's `total` and the dashboard's count follow the same caps.
+    # RunWisp's `total` follows the same caps (the dashboard's: tests/dashboard/test_runs_matching.py).
     assert client.get(f"/api/tasks/{job.natural_id}/runs?limit=1&search=upstream").json()["total"] == FILTERED_COUNT_CAP
