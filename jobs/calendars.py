@@ -76,12 +76,19 @@ def date_range(text: str) -> tuple[date, date]:
     return start, end
 
 
-def clean_holidays(value: Any, errors: Errors) -> list[dict[str, str]]:
+def _items(value: Any, errors: Errors, name: str, *, example: str, limit: int, what: str) -> list[Any]:
+    """`value` as a list of at most `limit` items (each reported against `name`); [] if it is not a list."""
     if not isinstance(value, list):
-        errors.add("holidays", 'Give a list, e.g. [{"country": "US", "subdivision": "NY"}].')
+        errors.add(name, f"Give a list, e.g. {example}.")
         return []
-    if len(value) > MAX_HOLIDAY_SETS:
-        errors.add("holidays", f"At most {MAX_HOLIDAY_SETS} countries.")
+    if len(value) > limit:
+        errors.add(name, f"At most {limit} {what}.")
+    return value
+
+
+def clean_holidays(value: Any, errors: Errors) -> list[dict[str, str]]:
+    example = '[{"country": "US", "subdivision": "NY"}]'
+    value = _items(value, errors, "holidays", example=example, limit=MAX_HOLIDAY_SETS, what="countries")
     cleaned = []
     for index, item in enumerate(value):
         at = f"holidays[{index}]"
@@ -106,11 +113,8 @@ def clean_holidays(value: Any, errors: Errors) -> list[dict[str, str]]:
 
 
 def clean_dates(value: Any, errors: Errors) -> list[str]:
-    if not isinstance(value, list):
-        errors.add("dates", 'Give a list of dates and ranges, e.g. ["2026-12-24", "2026-12-27/2026-12-31"].')
-        return []
-    if len(value) > MAX_DATES:
-        errors.add("dates", f"At most {MAX_DATES} dates and ranges.")
+    example = '["2026-12-24", "2026-12-27/2026-12-31"]'
+    value = _items(value, errors, "dates", example=example, limit=MAX_DATES, what="dates and ranges")
     cleaned = []
     for index, item in enumerate(value):
         try:
@@ -154,11 +158,8 @@ def _days(value: Any) -> list[str]:
 
 
 def clean_windows(value: Any, errors: Errors) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        errors.add("windows", 'Give a list, e.g. [{"days": ["sun"], "start": "02:00", "end": "04:00"}].')
-        return []
-    if len(value) > MAX_WINDOWS:
-        errors.add("windows", f"At most {MAX_WINDOWS} windows.")
+    example = '[{"days": ["sun"], "start": "02:00", "end": "04:00"}]'
+    value = _items(value, errors, "windows", example=example, limit=MAX_WINDOWS, what="windows")
     cleaned = []
     for index, item in enumerate(value):
         at = f"windows[{index}]"

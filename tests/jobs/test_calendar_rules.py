@@ -176,3 +176,23 @@ def test_the_window_text_the_form_takes_reads_as_the_api_shape():
     assert calendars.parse_window_text("mon-fri 09:00–17:00")["timezone"] == ""
     with pytest.raises(ValueError, match="Write a window"):
         calendars.parse_window_text("sometimes")
+
+
+@pytest.mark.parametrize(
+    ("kind", "item", "limit"),
+    [
+        ("holidays", {"country": "US"}, calendars.MAX_HOLIDAY_SETS),
+        ("dates", "2026-12-24", calendars.MAX_DATES),
+        ("windows", {"days": ["sun"], "start": "02:00", "end": "04:00"}, calendars.MAX_WINDOWS),
+    ],
+)
+def test_each_rule_list_must_be_a_list_within_its_limit(kind, item, limit):
+    errors = Errors()
+    calendars.clean_rules({kind: item}, errors)
+    assert errors.messages[kind][0].startswith("Give a list, e.g. ["), errors.messages
+    errors = Errors()
+    calendars.clean_rules({kind: [item] * (limit + 1)}, errors)
+    assert [message.split(" ")[:3] for message in errors.messages[kind]] == [["At", "most", str(limit)]]
+    errors = Errors()
+    calendars.clean_rules({kind: [item] * limit}, errors)
+    assert kind not in errors.messages
