@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from history.forms import RunFeedFilterForm, RunFilterForm
 from history.models import Run
-from history.selectors import run_list
+from history.selectors import run_list, run_list_unsearched
 from jobs.access import Actor, job_for_actor, require
 from jobs.dashboard.base import actor_of, current_team, teams_of
 from jobs.models import Job, Team
@@ -49,6 +49,11 @@ class RunScope:
         if self.job is not None:
             return run_list(actor=actor, job=self.job, filters=filters)
         return run_list(actor=actor, filters=filters).filter(team=self.team)
+
+    def runs_unsearched(self, actor: Actor, filters: dict[str, Any]) -> QuerySet[Run] | None:
+        """runs() without the search, where counting can use it (history.selectors.run_list_unsearched)."""
+        unsearched = run_list_unsearched(actor=actor, filters=filters) if self.job is None else None
+        return unsearched.filter(team=self.team) if unsearched is not None else None
 
     def url(self, which: str) -> str:
         job_name, feed_name = _URLS[which]

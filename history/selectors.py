@@ -24,7 +24,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Win
 from django.db.models.functions import Coalesce, RowNumber
 
 from history import stats as history_stats
-from history.models import Run, RunHourly
+from history.models import UNSUCCESSFUL_REASONS, Run, RunHourly
 from history.paging import (  # noqa: F401 - re-exported: callers take every read from this module
     KEYSET_FIELDS,
     Cursor,
@@ -45,6 +45,7 @@ COUNT_CAP = 10_000
 # walks, so finding 10,001 of them reads far more rows than the page (a search matching 6 % of a
 # team's runs: about 166,000 rows, ten times the page's cost). Past it, `total` reads 1000+.
 FILTERED_COUNT_CAP = 1_000
+SEARCH_COLUMNS = ("run_name", "error", "response_body")  # what `q` matches, case-insensitively
 
 
 class IntegerFilter(django_filters.NumberFilter):
@@ -100,9 +101,10 @@ class RunFilter(django_filters.FilterSet):
         return queryset.filter(http_status=int(value))
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(
-            Q(run_name__icontains=value) | Q(error__icontains=value) | Q(response_body__icontains=value)
-        )
+        matches = Q()
+        for column in SEARCH_COLUMNS:
+            matches |= Q(**{f"{column}__icontains": value})
+        return queryset.filter(matches)
 
     def filter_job(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         condition = Q(natural_id=value)
@@ -192,10 +194,55 @@ def count_cap(filters: Mapping[str, Any] | None) -> int:
     return FILTERED_COUNT_CAP if narrowed else COUNT_CAP
 
 
-def run_count(queryset: QuerySet[Run], filters: Mapping[str, Any] | None = None) -> tuple[int, bool]:
+# How many of a team's newest unsuccessful runs a searched count reads before it falls back (run_count).
+SEARCH_WALK_ROWS = 3 * FILTERED_COUNT_CAP
+
+
+def _walks_search(filters: Mapping[str, Any] | None) -> bool:
+    data = filters or {}
+    narrowed = data.get("endReason") in UNSUCCESSFUL_REASONS and not data.get("job")
+    return connection.vendor == "postgresql" and bool(data.get("q")) and narrowed
+
+
+def run_list_unsearched(*, actor: Actor, filters: Mapping[str, Any] | None) -> QuerySet[Run] | None:
+    """The cross-job run_list without its search, when run_count can count the search by walking it; else None."""
+    if not _walks_search(filters):
+        return None
+    data = filters or {}
+    return run_list(actor=actor, filters={name: data.get(name) for name in data if name != "q"})
+
+
+def _walked_count(unsearched: QuerySet[Run], text: str, cap: int) -> bool:
+    """Whether more than `cap` of the newest SEARCH_WALK_ROWS runs of `unsearched` match the search `text`."""
+    newest = unsearched.order_by(*Ordering("created_at").order_by()).values(*SEARCH_COLUMNS)[:SEARCH_WALK_ROWS]
+    sql, params = newest.query.sql_with_params()
+    match = " OR ".join(f"UPPER(walked.{column}::text) LIKE UPPER(%s)" for column in SEARCH_COLUMNS)
+    pattern = f"%{connection.ops.prep_for_like_query(text)}%"  # as icontains escapes it
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({sql}) walked WHERE {match} LIMIT %s) matched",  # noqa: S608
+            [*params, *[pattern] * len(SEARCH_COLUMNS), cap + 1],
+        )
+        return cursor.fetchone()[0] > cap
+
+
+def run_count(
+    queryset: QuerySet[Run], filters: Mapping[str, Any] | None = None, *, unsearched: QuerySet[Run] | None = None
+) -> tuple[int, bool]:
     """(total, is_estimate) of a list narrowed by `filters`: exact up to its cap (`count_cap`), else the
-    cap as a lower bound. The LIMIT bounds the cost."""
+    cap as a lower bound. The LIMIT bounds the cost.
+
+    A search among one unsuccessful end reason across jobs (`unsearched`: the same list without the
+    search, from run_list_unsearched) is first counted by walking those runs newest first, along
+    run_team_unsuccessful_idx, stopping at the cap. The planner reckons such a search as if its text
+    were independent of the reason, and counts it by building bitmaps of every match of each: a
+    search that every failure matches took 30 ms over 1M runs, against 3 ms walked (bench b3), and
+    the bitmaps grow with the history while the walk does not. When the first SEARCH_WALK_ROWS runs
+    hold no more than the cap, the matches are sparse and the bitmaps, being small, count them.
+    """
     cap = count_cap(filters)
+    if unsearched is not None and _walks_search(filters) and _walked_count(unsearched, str((filters or {})["q"]), cap):
+        return cap, True
     found = queryset.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if found > cap else (found, False)
 

@@ -73,7 +73,7 @@ def run_table(request: HttpRequest, actor: Actor, scope: Job | RunScope) -> RunT
         queryset = scope.runs(actor, filters)
         table.page_number = form.page_number
         page = run_page(queryset, ordering=form.ordering(), limit=PER_PAGE, start=(table.page_number - 1) * PER_PAGE)
-        table.total, table.estimate = run_count(queryset, filters)
+        table.total, table.estimate = run_count(queryset, filters, unsearched=scope.runs_unsearched(actor, filters))
     except ValidationError as exc:
         table.error = "; ".join(exc.messages)
         return table

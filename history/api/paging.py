@@ -44,8 +44,10 @@ def history_params(request: Request) -> HistoryParams:
     return HistoryParams(Ordering(*sort), start, limit, cursor)
 
 
-def history_envelope(request: Request, runs: QuerySet[Run]) -> dict[str, Any]:
+def history_envelope(request: Request, runs: QuerySet[Run], unsearched: QuerySet[Run] | None = None) -> dict[str, Any]:
     """The page of `runs` the request asks for, in Informer's envelope with `next`/`prev` links.
+
+    `unsearched` is `runs` without its search, where counting can use it (run_list_unsearched).
 
     `next` carries a keyset cursor when the order allows it (createdAt), so following it never
     skips or repeats a row while new runs arrive; other orders fall back to `start`.
@@ -54,7 +56,7 @@ def history_envelope(request: Request, runs: QuerySet[Run]) -> dict[str, Any]:
     page = run_page(
         runs, ordering=params.ordering, limit=params.limit, start=params.start, cursor=params.cursor, as_rows=True
     )
-    total, estimate = run_count(runs, request.query_params)
+    total, estimate = run_count(runs, request.query_params, unsearched=unsearched)
     if params.ordering.keyset:
         next_href = href(request, cursor=page.next_cursor, start=None) if page.next_cursor else None
         prev_href = href(request, cursor=page.prev_cursor, start=None) if page.prev_cursor else None

@@ -25,7 +25,7 @@ from history.api.serializers import (
 from history.chains import run_chain
 from history.models import Run
 from history.rows import row_of
-from history.selectors import run_get, run_list
+from history.selectors import run_get, run_list, run_list_unsearched
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
 from jobs.access import Actor, actor_from_request, job_for_actor, require_any
 from jobs.api.strict import refuse_fields, unknown_fields
@@ -165,4 +165,5 @@ class HistoryListView(APIView):
         actor = actor_from_request(request)
         require_any(actor, JOB_READ)
         runs = run_list(actor=actor, filters=request.query_params)
-        return Response(history_envelope(request, runs))
+        unsearched = run_list_unsearched(actor=actor, filters=request.query_params)
+        return Response(history_envelope(request, runs, unsearched))

@@ -114,7 +114,13 @@ _COLUMNS = (
 
 
 def insert_ended_runs(
-    job: Job, count: int, *, http_status: int = 200, response_body: str = "", start: str = "2024-01-01 00:00:00"
+    job: Job,
+    count: int,
+    *,
+    http_status: int = 200,
+    response_body: str = "",
+    start: str = "2024-01-01 00:00:00",
+    end_reason: str = "success",
 ) -> None:
     """`count` ended runs in one INSERT … SELECT, a second apart from `start` (their slots, so calls for
     one job need starts apart): 100k rows in about a second instead of bulk_create's 15."""
@@ -122,18 +128,18 @@ def insert_ended_runs(
 
     if connection.vendor == "postgresql":
         sql = (  # the column list is a constant
-            f"INSERT INTO history_run ({_COLUMNS}) SELECT gen_random_uuid(), '', 'cron', 1, 0, 'ended', 'success',"  # noqa: S608
+            f"INSERT INTO history_run ({_COLUMNS}) SELECT gen_random_uuid(), '', 'cron', 1, 0, 'ended', %s,"  # noqa: S608
             " %s::timestamptz + n * interval '1 second', %s::timestamptz + n * interval '1 second', false,"
             " '{}', '{}', '{}', '', %s, %s, %s, %s FROM generate_series(1, %s) AS n"
         )
-        params = [f"{start}+00", f"{start}+00", str(job.pk), job.team_id, http_status, response_body, count]
+        params = [end_reason, f"{start}+00", f"{start}+00", str(job.pk), job.team_id, http_status, response_body, count]
     else:
         sql = (  # the column list is a constant
             "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "  # noqa: S608
             f"INSERT INTO history_run ({_COLUMNS}) SELECT lower(hex(randomblob(16))), '', 'cron', 1, 0, 'ended',"
-            " 'success', datetime(%s, '+' || n || ' seconds'), datetime(%s, '+' || n || ' seconds'), 0,"
+            " %s, datetime(%s, '+' || n || ' seconds'), datetime(%s, '+' || n || ' seconds'), 0,"
             " '{}', '{}', '{}', '', %s, %s, %s, %s FROM seq"
         )
-        params = [count, start, start, job.pk.hex, job.team_id, http_status, response_body]
+        params = [count, end_reason, start, start, job.pk.hex, job.team_id, http_status, response_body]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -6,10 +6,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from history.models import Run
-from history.selectors import COUNT_CAP, FILTERED_COUNT_CAP
+from history.selectors import COUNT_CAP, FILTERED_COUNT_CAP, SEARCH_WALK_ROWS
 from tests.api.conftest import insert_ended_runs, make_runs
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +169,30 @@ def test_a_filtered_or_searched_total_is_exact_up_to_its_own_cap(as_user, viewer
     assert (body["total"], body["totalIsEstimate"]) == (FILTERED_COUNT_CAP + 6, False)
     # RunWisp's `total` follows the same caps (the dashboard's: tests/dashboard/test_runs_matching.py).
     assert client.get(f"/api/tasks/{job.natural_id}/runs?limit=1&search=upstream").json()["total"] == FILTERED_COUNT_CAP
+
+
+def test_a_search_among_failures_says_past_its_cap_only_when_more_match(as_user, viewer, job):
+    """On PostgreSQL such a count walks the newest failures first (history.selectors.run_count), and
+    the matches here lie before, inside and after that walk; the totals must not depend on where."""
+    insert_ended_runs(job, FILTERED_COUNT_CAP + 1, end_reason="failed", response_body="upstream down")
+    insert_ended_runs(job, 2 * FILTERED_COUNT_CAP, end_reason="failed", response_body="refused", start="2025-01-01")
+    insert_ended_runs(job, FILTERED_COUNT_CAP, end_reason="failed", response_body="fresh error", start="2026-01-01")
+    insert_ended_runs(job, 5, end_reason="success", response_body="fresh upstream refused", start="2026-06-01")
+    client = as_user(viewer)
+    expected = {
+        "UPSTREAM": (FILTERED_COUNT_CAP, True),  # the oldest 1,001: past the walk
+        "refused": (FILTERED_COUNT_CAP, True),  # 2,000 inside it
+        "fresh": (FILTERED_COUNT_CAP, False),  # the newest 1,000 exactly
+        "nowhere": (0, False),
+    }
+    for text, total in expected.items():
+        for path in ("/api/history", f"/api/jobs/{job.pk}/history"):
+            body = client.get(f"{path}?limit=1&endReason=failed&q={text}").json()
+            assert (body["total"], body["totalIsEstimate"]) == total, (path, text)
+    assert SEARCH_WALK_ROWS == 3 * FILTERED_COUNT_CAP  # the layout above assumes this walk
+    if connection.vendor == "postgresql":  # 2,000 matches in the walk: it alone decides, nothing else counts
+        with CaptureQueriesContext(connection) as captured:
+            client.get("/api/history?limit=1&endReason=failed&q=refused")
+        counts = [query["sql"] for query in captured.captured_queries if "COUNT(*)" in query["sql"].upper()]
+        assert len(counts) == 1, counts
+        assert ") walked WHERE" in counts[0]

@@ -178,3 +178,15 @@ def test_a_filtered_table_counts_to_its_cap_then_says_so(as_user, viewer, job):
     text = re.sub(r"\s+", " ", page.content.decode())
     assert f"The filter matches {FILTERED_COUNT_CAP}+ runs" in text
     assert "Page 41 of 41+" in text  # the 1,001st run, past the 40 counted pages of 25
+
+
+def test_the_run_feed_counts_a_search_among_failures_like_the_api(as_user, viewer, job):
+    from history.selectors import FILTERED_COUNT_CAP
+    from tests.api.conftest import insert_ended_runs
+
+    insert_ended_runs(job, FILTERED_COUNT_CAP + 1, end_reason="failed", response_body="upstream down")
+    insert_ended_runs(job, 3, end_reason="failed", response_body="refused", start="2025-01-01")
+    client = as_user(viewer)
+    for text, shown in (("upstream", f"{FILTERED_COUNT_CAP}+ runs"), ("refused", "3 runs")):
+        page = client.get(reverse("history:runs"), {"end_reason": "failed", "q": text})
+        assert f"The filter matches {shown}" in re.sub(r"\s+", " ", page.content.decode()), text
