@@ -27,7 +27,7 @@ from history.models import Run
 from history.rows import row_of
 from history.selectors import run_get, run_list, run_list_unsearched
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
-from jobs.access import Actor, actor_from_request, job_for_actor, require_any
+from jobs.access import LISTED_JOB_FIELDS, Actor, actor_from_request, job_for_actor, require_any
 from jobs.api.strict import refuse_fields, unknown_fields
 from jobs.models import Job
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
@@ -62,7 +62,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def index(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_READ)
+        job = job_for_actor(actor, id, JOB_READ, only=LISTED_JOB_FIELDS)
         runs = run_list(actor=actor, job=job, filters=request.query_params)
         return Response(history_envelope(request, runs))
 

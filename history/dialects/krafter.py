@@ -21,7 +21,7 @@ from history.models import Run
 from history.rows import succeeded
 from history.selectors import run_list, run_page
 from history.shapes import Field, Shape, column
-from jobs.access import actor_from_request, job_for_actor
+from jobs.access import LISTED_JOB_FIELDS, actor_from_request, job_for_actor
 from jobs.api.params import query_int
 from jobs.engine import plans
 from jobs.roles import JOB_READ
@@ -116,7 +116,7 @@ class ExecutionsView(DialectView):
     )
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_READ)
+        job = job_for_actor(actor, id, JOB_READ, only=LISTED_JOB_FIELDS)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         runs = run_list(actor=actor, job=job, filters={"status": Run.Status.ENDED})
         page = run_page(runs, ordering=NEWEST_FIRST, limit=limit, as_rows=True, steps=False)

@@ -24,7 +24,7 @@ from history.dialects.common import DialectView
 from history.models import Run
 from history.selectors import Ordering, run_count, run_list, run_page
 from history.shapes import Field, Shape, column
-from jobs.access import actor_from_request, job_for_actor
+from jobs.access import LISTED_JOB_FIELDS, actor_from_request, job_for_actor
 from jobs.api.params import query_choice, query_int
 from jobs.models import Job
 from jobs.roles import JOB_READ
@@ -187,7 +187,7 @@ class TaskRunsView(RunWispView):
         if not TASK_NAME_RE.match(taskName):
             raise ValidationError({"path.taskName": "Use 1–100 letters, digits, '.', '_' or '-'."})
         actor = actor_from_request(request)
-        job = job_for_actor(actor, taskName, JOB_READ)
+        job = job_for_actor(actor, taskName, JOB_READ, only=LISTED_JOB_FIELDS)
         runs = _task_runs(actor, job, request)
         ordering = _ordering(request)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
