@@ -198,10 +198,14 @@ def count_cap(filters: Mapping[str, Any] | None) -> int:
 SEARCH_WALK_ROWS = 3 * FILTERED_COUNT_CAP
 
 
+def _search_text(filters: Mapping[str, Any] | None) -> str:
+    return str((filters or {}).get("q") or "").strip()  # as RunFilter's form field cleans it
+
+
 def _walks_search(filters: Mapping[str, Any] | None) -> bool:
     data = filters or {}
     narrowed = data.get("endReason") in UNSUCCESSFUL_REASONS and not data.get("job")
-    return connection.vendor == "postgresql" and bool(data.get("q")) and narrowed
+    return connection.vendor == "postgresql" and bool(_search_text(filters)) and narrowed
 
 
 def run_list_unsearched(*, actor: Actor, filters: Mapping[str, Any] | None) -> QuerySet[Run] | None:
@@ -241,7 +245,7 @@ def run_count(
     hold no more than the cap, the matches are sparse and the bitmaps, being small, count them.
     """
     cap = count_cap(filters)
-    if unsearched is not None and _walks_search(filters) and _walked_count(unsearched, str((filters or {})["q"]), cap):
+    if unsearched is not None and _walks_search(filters) and _walked_count(unsearched, _search_text(filters), cap):
         return cap, True
     found = queryset.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if found > cap else (found, False)

@@ -192,7 +192,7 @@ def test_a_search_among_failures_says_past_its_cap_only_when_more_match(as_user,
     assert SEARCH_WALK_ROWS == 3 * FILTERED_COUNT_CAP  # the layout above assumes this walk
     if connection.vendor == "postgresql":  # 2,000 matches in the walk: it alone decides, nothing else counts
         with CaptureQueriesContext(connection) as captured:
-            client.get("/api/history?limit=1&endReason=failed&q=refused")
+            client.get("/api/history?limit=1&endReason=failed&q=%20refused%20")  # searched as "refused"
         counts = [query["sql"] for query in captured.captured_queries if "COUNT(*)" in query["sql"].upper()]
         assert len(counts) == 1, counts
         assert ") walked WHERE" in counts[0]
