@@ -245,7 +245,7 @@ def run_count(
     hold no more than the cap, the matches are sparse and the bitmaps, being small, count them.
     """
     cap = count_cap(filters)
-    if unsearched is not None and _walks_search(filters) and _walked_count(unsearched, _search_text(filters), cap):
+    if unsearched is not None and _walked_count(unsearched, _search_text(filters), cap):
         return cap, True
     found = queryset.order_by().values("pk")[: cap + 1].count()
     return (cap, True) if found > cap else (found, False)
