@@ -52,10 +52,10 @@ urlpatterns = [
     path("jobs/<str:id>", jobs({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}), name="job-detail"),
     path("jobs/<str:id>/pause", jobs({"post": "pause"}), name="job-pause"),
     path("jobs/<str:id>/resume", jobs({"post": "resume"}), name="job-resume"),
-    path("jobs/<str:id>/run", jobs({"post": "run"}), name="job-run"),
+    path("jobs/<str:id>/run", history({"post": "run"}), name="job-run"),
     path("jobs/<str:id>/fire-times", jobs({"get": "fire_times"}), name="job-fire-times"),
     path("jobs/<str:id>/backfill", JobBackfillView.as_view(), name="job-backfill"),
-    path("jobs/<str:id>/stats", jobs({"get": "stats"}), name="job-stats"),
+    path("jobs/<str:id>/stats", history({"get": "stats"}), name="job-stats"),
     path("jobs/<str:id>/history", history({"get": "index"}), name="job-history"),
     # Literal segments before {historyId}, which would otherwise swallow them.
     path("jobs/<str:id>/history/export", JobHistoryExportView.as_view(), name="job-history-export"),

@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.dashboard import dashboard_view, page_context
 from history.scope import scope_for
-from history.views import run_table
-from jobs.dashboard.base import dashboard_view, page_context
+from history.tables import run_table
 from jobs.roles import JOB_READ
 
 

@@ -19,12 +19,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.dashboard import dashboard_view, page_context
 from history.api.export import RENDERERS, export_response
 from history.forms import RunFilterForm
 from history.models import Run
 from history.scope import RunScope, scope_for
 from history.services import runs_delete
-from jobs.dashboard.base import dashboard_view, page_context
 from jobs.roles import JOB_EDIT, JOB_READ
 
 # Table inputs that are not filters: they change what is on screen, not what matches.

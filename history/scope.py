@@ -14,11 +14,11 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 
+from core.dashboard import actor_of, current_team, teams_of
 from history.forms import RunFeedFilterForm, RunFilterForm
 from history.models import Run
 from history.selectors import run_list, run_list_unsearched
 from jobs.access import Actor, job_for_actor, require
-from jobs.dashboard.base import actor_of, current_team, teams_of
 from jobs.models import Job, Team
 
 # URL names per scope: (job page, run feed); the job's take job_id.

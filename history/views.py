@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -12,78 +10,24 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.dashboard import actor_of, dashboard_view, flags_for, is_htmx, page_context
 from history.chains import run_chain
-from history.forms import DEFAULT_SORT, PER_PAGE, BulkDeleteForm, RunFilterForm
+from history.forms import BulkDeleteForm
 from history.models import Run
-from history.scope import RunScope, scope_for
-from history.selectors import Ordering, run_attempts, run_count, run_get, run_page
+from history.scope import scope_for
+from history.selectors import Ordering, run_attempts, run_get, run_page
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
-from jobs.access import Actor, require
-from jobs.dashboard.base import actor_of, dashboard_view, flags_for, is_htmx, page_context
-from jobs.models import Job
+from history.tables import with_jobs
+from jobs.access import require
 from jobs.redact import redact_request
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 
 # New rows fetched per poll; more than this in one 2 s tick shows on the next tick.
 NEW_ROWS_LIMIT = 50
 HTMX_STOP_POLLING = 286
-
-
-@dataclass
-class RunTable:
-    form: RunFilterForm
-    scope: RunScope
-    runs: list[Run] = field(default_factory=list)
-    total: int = 0
-    estimate: bool = False
-    page_number: int = 1
-    num_pages: int = 1
-    has_next: bool = False
-    has_prev: bool = False
-    error: str = ""
-    # Only the first page of newest-first shows new runs as they appear.
-    live: bool = False
-    since: datetime | None = None
-
-
-def with_jobs(runs: list[Run]) -> list[Run]:
-    """The feed names each run's job: one query for the page's jobs, not one per row."""
-    jobs = Job.objects.in_bulk({run.job_id for run in runs})
-    for run in runs:
-        if run.job_id in jobs:  # else deleted meanwhile: the row links to a 404, as a stale page would
-            run.job = jobs[run.job_id]
-    return runs
-
-
-def run_table(request: HttpRequest, actor: Actor, scope: Job | RunScope) -> RunTable:
-    """A run table (a job's history, or the team's run feed): filters, sort and page from the query string."""
-    if isinstance(scope, Job):
-        scope = RunScope(team=scope.team, job=scope)
-    form = scope.form_class(request.GET)
-    table = RunTable(form=form, scope=scope)
-    if not form.is_valid():
-        table.error = "Some filters are not valid; fix them to see the runs."
-        return table
-    try:
-        filters = form.run_filters()
-        queryset = scope.runs(actor, filters)
-        table.page_number = form.page_number
-        page = run_page(queryset, ordering=form.ordering(), limit=PER_PAGE, start=(table.page_number - 1) * PER_PAGE)
-        table.total, table.estimate = run_count(queryset, filters, unsearched=scope.runs_unsearched(actor, filters))
-    except ValidationError as exc:
-        table.error = "; ".join(exc.messages)
-        return table
-    table.runs, table.has_next, table.has_prev = page.runs, page.has_next, page.has_prev
-    if scope.is_feed:
-        with_jobs(table.runs)
-    table.num_pages = max(math.ceil(table.total / PER_PAGE), table.page_number if table.estimate else 1)
-    table.live = form.sort_key == DEFAULT_SORT and table.page_number == 1
-    table.since = max((run.created_at for run in page.runs), default=timezone.now())
-    return table
 
 
 def _run_for(request: HttpRequest, run_id: UUID, permission: str = JOB_READ) -> Run:

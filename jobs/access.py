@@ -60,7 +60,7 @@ def key_permissions(key: ApiKey) -> frozenset[str]:
 def actor_for_user(user: Any) -> Actor:
     if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return Actor(user=None)
-    # In the order the user joined: the dashboard opens on the first team (jobs.dashboard.base.current_team).
+    # In the order the user joined: the dashboard opens on the first team (core.dashboard.current_team).
     rows = Membership.objects.filter(user_id=user.pk).order_by("created_at", "pk").values_list("team_id", "role")
     return Actor(user=user, permissions={team_id: permissions_for(role) for team_id, role in rows})
 

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_POST
 from alerts.dashboard.forms import ChannelForm, RuleForm
 from alerts.models import AlertRule, Channel, Delivery, Incident
 from alerts.services import channel_create, channel_delete, channel_test, rule_delete, rule_save
+from core.dashboard import actor_of, current_team, dashboard_view, page_context, paginate, teams_of
 from history.models import Run
 from jobs.access import job_for_actor, require
-from jobs.dashboard.base import actor_of, current_team, dashboard_view, page_context, paginate, teams_of
 from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ, TEAM_ADMIN
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from core.docs import query_param
 from history.api.paging import SORTS
 from history.models import Run
 from history.paging import MAX_CURSOR_LENGTH
 
-
-def query_param(name: str, schema: dict | type | OpenApiTypes, description: str) -> OpenApiParameter:
-    """An optional query parameter with its JSON Schema (bounds, formats), as the server checks it."""
-    return OpenApiParameter(name, schema, OpenApiParameter.QUERY, required=False, description=description)
-
-
-JOB_ID = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Job UUID or natural ID")
 # What a cursor looks like (URL-safe base64 of a small JSON object); only those a link gave are accepted.
 CURSOR_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR_LENGTH}
 HISTORY_ID = OpenApiParameter("historyId", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Run (history) ID")
@@ -46,3 +40,4 @@ PAGED_ERRORS = {
     " that is not one of this API's `next`/`prev` cursors (garbled, edited or too long).",
 }
 JOB_FILTER = query_param("job", {"type": "string", "maxLength": 100}, "Only this job (UUID or natural ID)")
+WINDOW_PARAM = query_param("window", {"type": "string", "enum": ["24h", "7d", "30d"], "default": "24h"}, "Time window")

@@ -18,13 +18,14 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from config.problems import problem_responses
+from core.docs import JOB_ID
+from core.params import query_sort
 from history.api import docs
 from history.api.paging import DEFAULT_SORT, SORTS
 from history.api.serializers import run_item
 from history.models import Run
 from history.selectors import Ordering, run_export_iter, run_list
 from jobs.access import actor_from_request, job_for_actor
-from jobs.api.params import query_sort
 from jobs.roles import JOB_READ
 
 CSV_FIELDS = (
@@ -122,7 +123,7 @@ class JobHistoryExportView(APIView):
         summary="Export the job's history (filters and sort as in the list), streamed",
         tags=["history"],
         parameters=[
-            docs.JOB_ID,
+            JOB_ID,
             OpenApiParameter("format", {"type": "string", "enum": list(RENDERERS)}, OpenApiParameter.QUERY),
             docs.PAGING[0],
             *docs.FILTERS,

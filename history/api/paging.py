@@ -8,10 +8,10 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework.request import Request
 
+from core.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, href, offset_links, query_int, query_sort
 from history.api.serializers import run_item
 from history.models import Run
 from history.selectors import Cursor, Ordering, run_count, run_page
-from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, href, offset_links, query_int, query_sort
 
 HISTORY_REL = "inf:job-history"
 SORTS = {

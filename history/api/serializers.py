@@ -7,11 +7,12 @@ field once, for the response and for the OpenAPI schema (history.shapes).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
 
+from core.docs import ListLinksSerializer
+from core.times import iso
 from history.models import Run, RunStep
 from history.rows import succeeded
 from history.shapes import Field, Shape, column
@@ -22,12 +23,6 @@ from jobs.redact import redact_request
 # RunStep status → Informer's result status (success|error|warning).
 PROGRESS_STATUS = {RunStep.Status.DONE: "success", RunStep.Status.ERROR: "error"}
 RESULT_KEYS = {RunStep.Status.DONE: "success", RunStep.Status.ERROR: "error"}
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def progress_entry(step: dict[str, Any]) -> dict[str, Any]:
@@ -170,16 +165,6 @@ def run_item(row: dict[str, Any]) -> dict[str, Any]:
     return HISTORY_ITEM.render(row)
 
 
-class HrefSerializer(serializers.Serializer):
-    href = serializers.CharField()
-
-
-class ListLinksSerializer(serializers.Serializer):
-    self = HrefSerializer()
-    next = HrefSerializer(required=False)
-    prev = HrefSerializer(required=False)
-
-
 class HistoryEmbeddedSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         return {"inf:job-history": HistoryItemSerializer(many=True)}
@@ -219,3 +204,28 @@ class HistoryFilterSerializer(StrictSerializer):
     createdBefore = serializers.DateTimeField(required=False)  # noqa: N815
     attempt = serializers.IntegerField(required=False, min_value=1, max_value=32767)
     q = serializers.CharField(required=False, max_length=200)
+
+
+class DurationPercentilesSerializer(serializers.Serializer):
+    p50 = serializers.IntegerField(allow_null=True)
+    p95 = serializers.IntegerField(allow_null=True)
+    p99 = serializers.IntegerField(allow_null=True)
+
+
+class LatenessPercentilesSerializer(serializers.Serializer):
+    p50 = serializers.IntegerField(allow_null=True)
+    p99 = serializers.IntegerField(allow_null=True)
+
+
+class StatsSerializer(serializers.Serializer):
+    jobId = serializers.UUIDField()  # noqa: N815
+    window = serializers.ChoiceField(choices=["24h", "7d", "30d"])
+    since = serializers.DateTimeField()
+    runs = serializers.IntegerField()
+    ended = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    successRate = serializers.FloatField(allow_null=True, help_text="succeeded / ended, 0–1")  # noqa: N815
+    durationMs = DurationPercentilesSerializer()  # noqa: N815
+    latenessMs = LatenessPercentilesSerializer()  # noqa: N815
+    lastSuccessAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    lastFailureAt = serializers.DateTimeField(allow_null=True)  # noqa: N815

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
@@ -12,6 +15,9 @@ from rest_framework.views import APIView
 
 from config.problems import Conflict, problem_responses
 from config.renderers import FAST_RENDERERS
+from core.docs import JOB_ID
+from core.params import query_choice
+from core.times import iso
 from history.api import docs
 from history.api.paging import history_envelope
 from history.api.serializers import (
@@ -20,19 +26,23 @@ from history.api.serializers import (
     HistoryFilterSerializer,
     HistoryItemSerializer,
     HistoryListSerializer,
+    StatsSerializer,
+    TriggerSerializer,
     run_item,
 )
 from history.chains import run_chain
 from history.models import Run
 from history.rows import row_of
-from history.selectors import run_get, run_list, run_list_unsearched
-from history.services import run_cancel, run_delete, run_rerun, runs_delete
+from history.selectors import run_get, run_list, run_list_unsearched, run_stats
+from history.services import run_cancel, run_delete, run_rerun, run_trigger, runs_delete
 from jobs.access import LISTED_JOB_FIELDS, Actor, actor_from_request, job_for_actor, require_any
 from jobs.api.strict import refuse_fields, unknown_fields
 from jobs.models import Job
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 
 TAGS = ["history"]
+JOB_TAGS = ["jobs"]  # run now and stats are actions on the job; they answer with its runs
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
 def _run_of(actor: Actor, job: Job, history_id: str) -> Run:
@@ -57,7 +67,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         operation_id="jobs_history_list",
         summary="List execution history for a job",
         tags=TAGS,
-        parameters=[docs.JOB_ID, *docs.PAGING, *docs.FILTERS],
+        parameters=[JOB_ID, *docs.PAGING, *docs.FILTERS],
         responses={200: HistoryListSerializer, **problem_responses(400, 403, 409, described=docs.PAGED_ERRORS)},
     )
     def index(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
@@ -67,10 +77,55 @@ class JobHistoryViewSet(viewsets.ViewSet):
         return Response(history_envelope(request, runs))
 
     @extend_schema(
+        operation_id="jobs_run",
+        summary="Run the job now (job:run); answers 202 with the new run",
+        tags=JOB_TAGS,
+        parameters=[JOB_ID],
+        request=TriggerSerializer,
+        responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409, 413)},
+    )
+    def run(self, request: Request, id: str) -> Response:  # noqa: A002
+        actor = actor_from_request(request)
+        job = job_for_actor(actor, id, JOB_RUN)
+        serializer = TriggerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        variables = serializer.validated_data.get("variables")
+        new_run = run_trigger(job=job, by=actor.user, triggered_by="api", variables=variables)
+        return run_response(actor, new_run, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="jobs_stats",
+        summary="Run count, success rate, duration and lateness percentiles over a window",
+        tags=JOB_TAGS,
+        parameters=[JOB_ID, docs.WINDOW_PARAM],
+        responses={200: StatsSerializer, **problem_responses(400, 403, 409)},
+    )
+    def stats(self, request: Request, id: str) -> Response:  # noqa: A002
+        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        window = request.query_params.get("window") or "24h"
+        since = timezone.now() - query_choice(request.query_params, "window", WINDOWS, "24h")
+        stats = run_stats(job=job, since=since)
+        return Response(
+            {
+                "jobId": str(job.pk),
+                "window": window,
+                "since": iso(since),
+                "runs": stats["runs"],
+                "ended": stats["ended"],
+                "succeeded": stats["succeeded"],
+                "successRate": stats["success_rate"],
+                "durationMs": stats["duration_ms"],
+                "latenessMs": stats["lateness_ms"],
+                "lastSuccessAt": iso(stats["last_success"]),
+                "lastFailureAt": iso(stats["last_failure"]),
+            }
+        )
+
+    @extend_schema(
         operation_id="jobs_history_retrieve",
         summary="Get details for a specific job execution",
         tags=TAGS,
-        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        parameters=[JOB_ID, docs.HISTORY_ID],
         responses={200: HistoryDetailSerializer, **problem_responses(403, 409)},
     )
     def retrieve(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
@@ -83,7 +138,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         operation_id="jobs_history_destroy",
         summary="Delete a specific history record (job:edit); a pending or running run answers 409",
         tags=TAGS,
-        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        parameters=[JOB_ID, docs.HISTORY_ID],
         responses={204: None, **problem_responses(403, 409)},
     )
     def destroy(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
@@ -101,7 +156,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         summary="Cancel a pending or running run (job:run); an ended run answers 409",
         tags=TAGS,
         request=None,
-        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        parameters=[JOB_ID, docs.HISTORY_ID],
         responses={200: HistoryItemSerializer, **problem_responses(403, 409)},
     )
     def cancel(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
@@ -120,7 +175,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         summary="Run the job again now with this run's variables (job:run); answers 202 with the new run",
         tags=TAGS,
         request=None,
-        parameters=[docs.JOB_ID, docs.HISTORY_ID],
+        parameters=[JOB_ID, docs.HISTORY_ID],
         responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409)},
     )
     def rerun(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
@@ -135,7 +190,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         operation_id="jobs_history_delete_matching",
         summary="Delete the ended runs matching the filters in the body (job:edit); active runs are kept",
         tags=TAGS,
-        parameters=[docs.JOB_ID],
+        parameters=[JOB_ID],
         request=HistoryFilterSerializer,
         responses={200: DeletedSerializer, **problem_responses(400, 403, 409, 413)},
     )

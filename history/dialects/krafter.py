@@ -15,14 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import problem_responses
-from history.api.serializers import iso
+from core.params import query_int
+from core.times import iso
 from history.dialects.common import NEWEST_FIRST, DialectView
 from history.models import Run
 from history.rows import succeeded
 from history.selectors import run_list, run_page
 from history.shapes import Field, Shape, column
 from jobs.access import LISTED_JOB_FIELDS, actor_from_request, job_for_actor
-from jobs.api.params import query_int
 from jobs.engine import plans
 from jobs.roles import JOB_READ
 

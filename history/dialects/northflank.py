@@ -16,15 +16,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import problem_responses
-from history.api.docs import CURSOR_SCHEMA, PAGED_ERRORS, query_param
-from history.api.serializers import iso
+from core.docs import query_param
+from core.params import query_int
+from core.times import iso
+from history.api.docs import CURSOR_SCHEMA, PAGED_ERRORS
 from history.dialects.common import NEWEST_FIRST, DialectView
 from history.models import Run
 from history.rows import active, succeeded
 from history.selectors import Cursor, run_list, run_page, with_slot_completions
 from history.shapes import Field, Shape, column
 from jobs.access import actor_from_request, job_for_actor, team_for_actor
-from jobs.api.params import query_int
 from jobs.roles import JOB_READ
 
 DEFAULT_PER_PAGE = 50

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from config.clean_input import CleanJSONParser
 from config.problems import Conflict
-from history.api.serializers import iso
+from core.times import iso
 from history.dialects.common import DialectView
 from history.models import Run, RunStep
 from history.selectors import run_get

@@ -18,14 +18,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import problem_responses
-from history.api.docs import query_param
-from history.api.serializers import iso
+from core.docs import query_param
+from core.params import query_choice, query_int
+from core.times import iso
 from history.dialects.common import DialectView
 from history.models import Run
 from history.selectors import Ordering, run_count, run_list, run_page
 from history.shapes import Field, Shape, column
 from jobs.access import LISTED_JOB_FIELDS, actor_from_request, job_for_actor
-from jobs.api.params import query_choice, query_int
 from jobs.models import Job
 from jobs.roles import JOB_READ
 

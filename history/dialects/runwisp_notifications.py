@@ -27,13 +27,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import problem_responses
-from history.api.docs import query_param
-from history.api.serializers import STEP_WARNING, iso
+from core.docs import query_param
+from core.params import query_int
+from core.times import iso
+from history.api.serializers import STEP_WARNING
 from history.dialects.runwisp import RunWispView
 from history.models import Run
 from history.selectors import run_visible
 from jobs.access import actor_from_request, require_any
-from jobs.api.params import query_int
 from jobs.roles import JOB_READ
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500

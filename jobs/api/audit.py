@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import problem_responses
-from history.api.docs import query_param
-from history.api.serializers import iso
+from core.docs import query_param
+from core.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, offset_links, query_int
+from core.times import iso
 from history.selectors import UtcDateTimeFilter, empty_filters
 from jobs.access import Actor, actor_from_request, require_any
-from jobs.api.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, offset_links, query_int
 from jobs.models import AuditEntry
 from jobs.roles import TEAM_ADMIN
 

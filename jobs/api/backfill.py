@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import problem_responses
-from history.api import docs
-from history.api.serializers import iso
+from core import docs
+from core.times import iso
 from jobs.access import actor_from_request, job_for_actor
 from jobs.api.strict import StrictSerializer
 from jobs.backfill import MAX_RATE, job_backfill

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import Conflict, problem_responses
-from history.api.serializers import iso
+from core.times import iso
 from jobs.access import actor_from_request, team_for_actor
 from jobs.api.strict import StrictSerializer
 from jobs.calendar_models import Calendar

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from history.api.docs import query_param
-from history.api.serializers import ListLinksSerializer
+from core.docs import ListLinksSerializer, query_param
 from jobs.api.serializers import JobSerializer
 
 _SORTS = [prefix + name for name in ("name", "naturalId", "createdAt", "nextRunAt") for prefix in ("", "-")]
@@ -17,7 +16,6 @@ JOB_LIST_PARAMS = [
     query_param("start", {"type": "integer", "minimum": 0, "maximum": 2_000_000_000, "default": 0}, "Offset"),
 ]
 COUNT_PARAM = query_param("count", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "How many")
-WINDOW_PARAM = query_param("window", {"type": "string", "enum": ["24h", "7d", "30d"], "default": "24h"}, "Time window")
 
 
 class JobEmbeddedSerializer(serializers.Serializer):
@@ -60,28 +58,3 @@ class FireTimesSerializer(serializers.Serializer):
         child=serializers.DictField(),
         help_text="The jobs whose outcome also starts this one ([{job, on}]); their runs are not in fireTimes.",
     )
-
-
-class DurationPercentilesSerializer(serializers.Serializer):
-    p50 = serializers.IntegerField(allow_null=True)
-    p95 = serializers.IntegerField(allow_null=True)
-    p99 = serializers.IntegerField(allow_null=True)
-
-
-class LatenessPercentilesSerializer(serializers.Serializer):
-    p50 = serializers.IntegerField(allow_null=True)
-    p99 = serializers.IntegerField(allow_null=True)
-
-
-class StatsSerializer(serializers.Serializer):
-    jobId = serializers.UUIDField()  # noqa: N815
-    window = serializers.ChoiceField(choices=["24h", "7d", "30d"])
-    since = serializers.DateTimeField()
-    runs = serializers.IntegerField()
-    ended = serializers.IntegerField()
-    succeeded = serializers.IntegerField()
-    successRate = serializers.FloatField(allow_null=True, help_text="succeeded / ended, 0–1")  # noqa: N815
-    durationMs = DurationPercentilesSerializer()  # noqa: N815
-    latenessMs = LatenessPercentilesSerializer()  # noqa: N815
-    lastSuccessAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    lastFailureAt = serializers.DateTimeField(allow_null=True)  # noqa: N815

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.problems import problem_responses
-from history.api.serializers import iso
+from core.times import iso
 from jobs.access import actor_from_request, team_for_actor
 from jobs.engine.signing import HEADER
 from jobs.roles import TEAM_ADMIN

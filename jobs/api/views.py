@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
@@ -16,38 +15,33 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.problems import flatten_errors, problem_responses
-from history.api import docs
-from history.api.serializers import HistoryItemSerializer, TriggerSerializer, iso
-from history.api.views import run_response
-from history.selectors import run_stats
-from history.services import run_trigger
-from jobs import schedules
-from jobs.access import Actor, actor_from_request, job_for_actor, job_list, require_any, team_for_actor
-from jobs.api import schema
-from jobs.api.inputs import job_create_from_input, job_update_from_input, parsed_anyway
-from jobs.api.params import (
+from core import docs
+from core.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Gathered,
     hal_list,
     offset_links,
-    query_choice,
     query_int,
     query_sort,
     query_text,
 )
+from core.times import iso
+from jobs import schedules
+from jobs.access import Actor, actor_from_request, job_for_actor, job_list, require_any, team_for_actor
+from jobs.api import schema
+from jobs.api.inputs import job_create_from_input, job_update_from_input, parsed_anyway
 from jobs.api.serializers import JobChangeSerializer, JobSerializer, JobWrittenSerializer
 from jobs.api.strict import refuse_fields
 from jobs.calendar_services import attached_for_job, calendars_prefetch
 from jobs.calendars import first_firing, mark_slots
 from jobs.chains import TRIGGERS_PREFETCH as TRIGGERS
 from jobs.models import Job, Team
-from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.roles import JOB_EDIT, JOB_READ
 from jobs.services import job_delete, job_set_enabled
 
 JOB_REL = "inf:job"
 JOB_SORTS = {"name": "name", "naturalId": "natural_id", "createdAt": "created_at", "nextRunAt": "next_run_at"}
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 TAGS = ["jobs"]
 
 
@@ -224,23 +218,6 @@ class JobViewSet(viewsets.ViewSet):
         return self._set_enabled(request, id, True)
 
     @extend_schema(
-        operation_id="jobs_run",
-        summary="Run the job now (job:run); answers 202 with the new run",
-        tags=TAGS,
-        parameters=[docs.JOB_ID],
-        request=TriggerSerializer,
-        responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409, 413)},
-    )
-    def run(self, request: Request, id: str) -> Response:  # noqa: A002
-        actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_RUN)
-        serializer = TriggerSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        variables = serializer.validated_data.get("variables")
-        new_run = run_trigger(job=job, by=actor.user, triggered_by="api", variables=variables)
-        return run_response(actor, new_run, status.HTTP_202_ACCEPTED)
-
-    @extend_schema(
         operation_id="jobs_fire_times",
         summary="The next slots (each marked when a calendar removes it), the fire times among them, and the"
         " schedule in words",
@@ -267,33 +244,5 @@ class JobViewSet(viewsets.ViewSet):
                 "slots": [{"at": iso(slot), "removedBy": reason or None} for slot, reason in marked],
                 "nextFireAt": iso(next_fire),
                 "after": job.after,
-            }
-        )
-
-    @extend_schema(
-        operation_id="jobs_stats",
-        summary="Run count, success rate, duration and lateness percentiles over a window",
-        tags=TAGS,
-        parameters=[docs.JOB_ID, schema.WINDOW_PARAM],
-        responses={200: schema.StatsSerializer, **problem_responses(400, 403, 409)},
-    )
-    def stats(self, request: Request, id: str) -> Response:  # noqa: A002
-        job = job_for_actor(actor_from_request(request), id, JOB_READ)
-        window = request.query_params.get("window") or "24h"
-        since = timezone.now() - query_choice(request.query_params, "window", WINDOWS, "24h")
-        stats = run_stats(job=job, since=since)
-        return Response(
-            {
-                "jobId": str(job.pk),
-                "window": window,
-                "since": iso(since),
-                "runs": stats["runs"],
-                "ended": stats["ended"],
-                "succeeded": stats["succeeded"],
-                "successRate": stats["success_rate"],
-                "durationMs": stats["duration_ms"],
-                "latenessMs": stats["lateness_ms"],
-                "lastSuccessAt": iso(stats["last_success"]),
-                "lastFailureAt": iso(stats["last_failure"]),
             }
         )

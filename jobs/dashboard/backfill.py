@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from core.dashboard import actor_of, dashboard_view, page_context
 from history.models import Run
 from jobs.access import job_for_actor
 from jobs.backfill import MAX_RATE, backfill_slots, job_backfill
-from jobs.dashboard.base import actor_of, dashboard_view, page_context
 from jobs.models import Job
 from jobs.roles import JOB_RUN
 

@@ -13,11 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from core.dashboard import actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.access import require
 from jobs.calendar_models import Calendar
 from jobs.calendar_services import CalendarInUse, calendar_delete, calendar_summary, calendar_write
 from jobs.calendars import parse_window_text
-from jobs.dashboard.base import actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.models import Team
 from jobs.roles import JOB_EDIT, JOB_READ
 from jobs.text import CleanTextMixin

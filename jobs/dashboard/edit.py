@@ -13,13 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.dashboard import actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs import schedules
 from jobs.access import job_for_actor, require
 from jobs.calendar_models import Calendar
 from jobs.calendar_services import attached_by_names, calendar_summary
 from jobs.calendars import Attached, mark_slots
 from jobs.chains import describe_after
-from jobs.dashboard.base import actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.forms import (
     AfterWidget,
     BaseStepFormSet,

@@ -14,16 +14,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts.dashboard.views import job_alerts
+from core.dashboard import actor_of, current_team, dashboard_view, is_htmx, page_context, paginate, teams_of
 from history.models import Run
 from history.selectors import anomaly_in_force, jobs_with_last_run, run_recent_by_job, run_stats, run_success_rates
 from history.services import run_trigger
-from history.views import run_table
+from history.tables import run_table
 from jobs import schedules
 from jobs.access import job_for_actor, visible_jobs
 from jobs.calendar_services import attached_for_job, calendars_prefetch
 from jobs.calendars import mark_slots
 from jobs.chains import TRIGGERS_PREFETCH
-from jobs.dashboard.base import actor_of, current_team, dashboard_view, is_htmx, page_context, paginate, teams_of
 from jobs.dashboard.charts import Chart, duration_chart, sparkline
 from jobs.forms import JobListFilter
 from jobs.models import Job

@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.dashboard import actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.access import require
-from jobs.dashboard.base import actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.manifest.apply import manifest_apply, manifest_export
 from jobs.manifest.document import ManifestError, dump, parse
 from jobs.manifest.plan import Plan, manifest_plan

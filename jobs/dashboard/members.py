@@ -18,7 +18,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs.dashboard.base import dashboard_view, page_context
+from core.dashboard import dashboard_view, page_context
 from jobs.dashboard.team import MemberAddForm, admin_team, render_team_page
 from jobs.models import Membership, Team
 from jobs.roles import Role

@@ -22,10 +22,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.dashboard import actor_of, current_team, dashboard_view, teams_of
 from jobs import templating
 from jobs.access import job_for_actor, require
 from jobs.crypto import decrypt_config
-from jobs.dashboard.base import actor_of, current_team, dashboard_view, teams_of
 from jobs.engine import http, plans
 from jobs.engine.http import HttpOutcome
 from jobs.engine.plans import StepPlan

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs.dashboard.base import dashboard_view, page_context
+from core.dashboard import dashboard_view, page_context
 from jobs.dashboard.team import admin_team
 from jobs.engine.signing import HEADER
 from jobs.signing_secrets import SIGNING_GRACE_DEFAULT, signing_secret_reveal, signing_secret_rotate

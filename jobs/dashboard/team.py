@@ -14,9 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.dashboard import SESSION_TEAM, actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.access import require, team_for_actor
 from jobs.dashboard.audit_filters import AuditFilterForm
-from jobs.dashboard.base import SESSION_TEAM, actor_of, current_team, dashboard_view, page_context, teams_of
 from jobs.models import ApiKey, AuditEntry, Team
 from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN, Role
 from jobs.services import apikey_create, apikey_revoke

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from core.commands import Command as BaseCommand
 from history.retention import BATCH_SIZE, prune_all
-from jobs.management.base import Command as BaseCommand
 from jobs.models import Job, Team
 
 BAR_WIDTH = 30

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from jobs.management.base import Command as BaseCommand
+from core.commands import Command as BaseCommand
 from jobs.models import Team
 from jobs.services import apikey_create
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from jobs.management.base import Command as BaseCommand
+from core.commands import Command as BaseCommand
 from jobs.models import Team
 from jobs.services import team_create
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from jobs.management.base import Command as BaseCommand
+from core.commands import Command as BaseCommand
 from jobs.manifest.apply import manifest_apply, manifest_export
 from jobs.manifest.crontab import crontab_manifest
 from jobs.manifest.document import ManifestError, dump, parse

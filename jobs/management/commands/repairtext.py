@@ -4,7 +4,7 @@ from typing import Any
 
 from django.apps import apps
 
-from jobs.management.base import Command as BaseCommand
+from core.commands import Command as BaseCommand
 from jobs.repair import repair_stored_text
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 from django.db import transaction
 
-from jobs.management.base import Command as BaseCommand
+from core.commands import Command as BaseCommand
 from jobs.models import Job, Team
 from jobs.roles import Role
 from jobs.services import member_set

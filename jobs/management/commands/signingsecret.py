@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from jobs.management.base import Command as BaseCommand
+from core.commands import Command as BaseCommand
 from jobs.models import Team
 from jobs.signing_secrets import SIGNING_GRACE_DEFAULT, signing_secret_reveal, signing_secret_rotate
 
