@@ -85,7 +85,7 @@ def send(url: str, title: str, body: str, severity: str = "info", policy: Target
     with guarded(guard), apprise_log.capture() as lines:
         try:
             ok = bool(plugin.notify(body=body, title=title, notify_type=_NOTIFY_TYPES.get(severity, "info")))
-        except Exception as exc:  # noqa: BLE001 - a plugin's bug is that channel's failure, nothing more
+        except Exception as exc:  # a plugin's bug is that channel's failure, nothing more
             ok, lines = False, [*lines, f"{type(exc).__name__}: {exc}"]
     elapsed = round((time.monotonic() - started) * 1000)
     if ok:

@@ -298,6 +298,6 @@ def safely(record: Any, *args: Any) -> list[str]:
     try:
         with transaction.atomic():
             return record(*args)
-    except Exception:  # noqa: BLE001 - the run's end must be written whatever alerting does
+    except Exception:  # the run's end must be written whatever alerting does
         logger.exception("alerts for ended runs could not be recorded")
         return []

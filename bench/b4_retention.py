@@ -43,8 +43,8 @@ def _restore(ctx: Context, jobs: int, runs_per_job: int, keep: int) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE history_runstep, history_run")
-        cursor.execute("INSERT INTO history_run SELECT * FROM bench_b4_run")  # noqa: S608
-        cursor.execute("INSERT INTO history_runstep SELECT * FROM bench_b4_runstep")  # noqa: S608
+        cursor.execute("INSERT INTO history_run SELECT * FROM bench_b4_run")
+        cursor.execute("INSERT INTO history_runstep SELECT * FROM bench_b4_runstep")
     common.analyze("history_run", "history_runstep")
 
 

@@ -93,7 +93,7 @@ def _people() -> tuple[Team, Any, str]:
 def _run_rows(
     jobs: list[Job], runs_per_job: int, now: datetime, seed: int = 7
 ) -> Iterator[tuple[list[Any], list[Any]]]:
-    rng = random.Random(seed)  # noqa: S311 - test data
+    rng = random.Random(seed)  # test data
     reasons = [outcome for outcome in OUTCOMES for _ in range(outcome[1])]
     start = now - SPAN
     cadence = SPAN / runs_per_job

@@ -16,7 +16,7 @@ from typing import Any
 class Sink(BaseHTTPRequestHandler):
     received = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:  # http.server's name
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         Sink.received += length
@@ -25,7 +25,7 @@ class Sink(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
         return
 
 

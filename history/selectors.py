@@ -73,15 +73,15 @@ class RunFilter(django_filters.FilterSet):
     """The history filters, named as the primary API names them."""
 
     status = django_filters.ChoiceFilter(choices=Run.Status.choices)
-    endReason = django_filters.ChoiceFilter(field_name="end_reason", choices=Run.EndReason.choices)  # noqa: N815
-    triggeredBy = django_filters.ChoiceFilter(field_name="triggered_by", choices=Run.Trigger.choices)  # noqa: N815
+    endReason = django_filters.ChoiceFilter(field_name="end_reason", choices=Run.EndReason.choices)
+    triggeredBy = django_filters.ChoiceFilter(field_name="triggered_by", choices=Run.Trigger.choices)
     success = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method="filter_success")
-    httpStatus = django_filters.CharFilter(  # noqa: N815
+    httpStatus = django_filters.CharFilter(
         method="filter_http_status",
         validators=[RegexValidator(r"^[1-5]([0-9]{2}|xx)$", "Give a status code such as 503 or a class such as 5xx.")],
     )
-    createdAfter = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")  # noqa: N815
-    createdBefore = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")  # noqa: N815
+    createdAfter = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    createdBefore = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     attempt = IntegerFilter(min_value=1, max_value=32767)
     q = django_filters.CharFilter(method="filter_q", max_length=200)
     job = django_filters.CharFilter(method="filter_job", max_length=100)

@@ -84,7 +84,7 @@ def start_collector() -> tuple[Collector, ThreadingHTTPServer]:
     collector = Collector()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:  # http.server's name
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
@@ -101,7 +101,7 @@ def start_collector() -> tuple[Collector, ThreadingHTTPServer]:
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:  # http.server's signature
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

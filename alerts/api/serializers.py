@@ -100,8 +100,8 @@ class ChannelSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.CharField(help_text="The Apprise service: slack, workflows, pagerduty, json, mailto, ...")
     url = serializers.CharField(help_text="Always redacted (kind://[redacted]): the URL is write-only")
-    minSeverity = serializers.ChoiceField(choices=Severity.values)  # noqa: N815
-    createdAt = serializers.DateTimeField()  # noqa: N815
+    minSeverity = serializers.ChoiceField(choices=Severity.values)
+    createdAt = serializers.DateTimeField()
 
 
 class ChannelListSerializer(serializers.Serializer):
@@ -111,13 +111,13 @@ class ChannelListSerializer(serializers.Serializer):
 class ChannelCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     url = serializers.CharField(max_length=2000, help_text="An Apprise URL, e.g. slack://T/B/C or json://host/path")
-    minSeverity = serializers.ChoiceField(choices=Severity.values, default=Severity.INFO)  # noqa: N815
+    minSeverity = serializers.ChoiceField(choices=Severity.values, default=Severity.INFO)
 
 
 class DeliverySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     channel = serializers.UUIDField(allow_null=True)
-    channelName = serializers.CharField()  # noqa: N815
+    channelName = serializers.CharField()
     rule = serializers.UUIDField(allow_null=True)
     incident = serializers.UUIDField(allow_null=True)
     job = serializers.UUIDField(allow_null=True)
@@ -128,9 +128,9 @@ class DeliverySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Delivery.Status.values)
     error = serializers.CharField(allow_blank=True)
     attempts = serializers.IntegerField()
-    nextAttemptAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    createdAt = serializers.DateTimeField()  # noqa: N815
-    deliveredAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    nextAttemptAt = serializers.DateTimeField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+    deliveredAt = serializers.DateTimeField(allow_null=True)
 
 
 class DeliveryListSerializer(serializers.Serializer):
@@ -150,11 +150,11 @@ class RuleWriteSerializer(StrictSerializer):
         max_length=100, required=False, allow_null=True, help_text="Job UUID or natural ID; null: a team default"
     )
     events = serializers.ListField(child=serializers.ChoiceField(choices=RULE_EVENTS), required=False, min_length=1)
-    afterFailures = serializers.IntegerField(min_value=1, max_value=1000, required=False)  # noqa: N815
-    repeatEverySeconds = serializers.IntegerField(  # noqa: N815
+    afterFailures = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    repeatEverySeconds = serializers.IntegerField(
         min_value=60, max_value=7 * 24 * 3600, required=False, allow_null=True
     )
-    quietHours = QuietHoursSerializer(required=False, allow_null=True)  # noqa: N815
+    quietHours = QuietHoursSerializer(required=False, allow_null=True)
     channels = serializers.ListField(child=serializers.CharField(max_length=100), required=False, min_length=1)
     enabled = serializers.BooleanField(required=False)
 
@@ -164,12 +164,12 @@ class RuleSerializer(serializers.Serializer):
     name = serializers.CharField(allow_blank=True)
     job = serializers.UUIDField(allow_null=True)
     events = serializers.ListField(child=serializers.ChoiceField(choices=RULE_EVENTS))
-    afterFailures = serializers.IntegerField()  # noqa: N815
-    repeatEverySeconds = serializers.IntegerField(allow_null=True)  # noqa: N815
-    quietHours = QuietHoursSerializer(allow_null=True)  # noqa: N815
+    afterFailures = serializers.IntegerField()
+    repeatEverySeconds = serializers.IntegerField(allow_null=True)
+    quietHours = QuietHoursSerializer(allow_null=True)
     channels = serializers.ListField(child=serializers.UUIDField())
     enabled = serializers.BooleanField()
-    createdAt = serializers.DateTimeField()  # noqa: N815
+    createdAt = serializers.DateTimeField()
 
 
 class RuleListSerializer(serializers.Serializer):
@@ -179,15 +179,15 @@ class RuleListSerializer(serializers.Serializer):
 class IncidentSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     job = serializers.UUIDField()
-    jobNaturalId = serializers.CharField()  # noqa: N815
+    jobNaturalId = serializers.CharField()
     status = serializers.ChoiceField(choices=Incident.Status.values)
-    openedAt = serializers.DateTimeField()  # noqa: N815
-    closedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    openedAt = serializers.DateTimeField()
+    closedAt = serializers.DateTimeField(allow_null=True)
     failures = serializers.IntegerField()
-    firstRun = serializers.UUIDField(allow_null=True)  # noqa: N815
-    lastRun = serializers.UUIDField(allow_null=True)  # noqa: N815
-    recoveryRun = serializers.UUIDField(allow_null=True)  # noqa: N815
-    lastError = serializers.CharField(allow_blank=True)  # noqa: N815
+    firstRun = serializers.UUIDField(allow_null=True)
+    lastRun = serializers.UUIDField(allow_null=True)
+    recoveryRun = serializers.UUIDField(allow_null=True)
+    lastError = serializers.CharField(allow_blank=True)
     url = serializers.CharField(help_text="The incident's dashboard page")
 
 

@@ -33,7 +33,7 @@ def port_open(port: int) -> bool:
         return False
 
 
-def wait_for(check, timeout: float, what: str) -> None:  # noqa: ANN001 - a predicate
+def wait_for(check, timeout: float, what: str) -> None:  # a predicate
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -248,7 +248,7 @@ class RabbitMQ:
             with Connection(self.url, connect_timeout=2) as broker:
                 broker.ensure_connection(max_retries=1)
             return True
-        except Exception:  # noqa: BLE001 - still booting
+        except Exception:  # still booting
             return False
 
     def kill(self) -> None:
@@ -267,12 +267,12 @@ class RabbitMQ:
                 channel = broker.channel()
                 try:
                     channel.queue_purge(queue)
-                except Exception:  # noqa: BLE001, S110 - not declared yet
+                except Exception:  # noqa: S110 - not declared yet
                     pass
                 finally:
                     try:
                         channel.close()
-                    except Exception:  # noqa: BLE001, S110 - already closed by the error
+                    except Exception:  # noqa: S110 - already closed by the error
                         pass
 
     def shutdown(self) -> None:

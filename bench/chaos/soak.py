@@ -393,7 +393,7 @@ class Soak:
             kind, inject = deck.pop()
             try:
                 inject(rng)
-            except Exception as exc:  # noqa: BLE001 - the soak goes on; the fault is logged
+            except Exception as exc:  # the soak goes on; the fault is logged
                 log(f"fault {kind} failed to inject: {type(exc).__name__}: {exc}")
 
     # --- the API poller -----------------------------------------------------------------------
@@ -404,7 +404,7 @@ class Soak:
         while not self.stop_polls.wait(0.5):
             url = f"http://127.0.0.1:{self.web_port}{paths[turn % 2]}"
             turn += 1
-            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.api_key}"})  # noqa: S310
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.api_key}"})
             at = time.time()
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
@@ -430,7 +430,7 @@ class Soak:
             try:
                 if not Run.objects.filter(status__in=["pending", "running"]).exists():
                     break
-            except Exception:  # noqa: BLE001 - the connection of before a restart
+            except Exception:  # the connection of before a restart
                 connection.close()
             time.sleep(1)
         return round(time.monotonic() - started, 1)
@@ -583,7 +583,7 @@ class Soak:
         for proc in self.procs.values():
             try:
                 proc.stop(grace=5)
-            except Exception:  # noqa: BLE001, S110 - stopping everything regardless
+            except Exception:  # noqa: S110 - stopping everything regardless
                 pass
         for name in ("proxy", "target"):
             proc = getattr(self, name, None)

@@ -93,7 +93,7 @@ class Target(asyncio.Protocol):
 async def serve(host: str, port: int, log_path: str) -> None:
     """Two listeners, two origins: jobs whose targets hang or answer slowly use the second, so the
     engine's per-origin limit holds them apart from the well-behaved ones, as separate hosts would."""
-    Target.log = open(log_path, "a", buffering=1)  # noqa: SIM115 - open for the process's life; line-buffered
+    Target.log = open(log_path, "a", buffering=1)  # open for the process's life; line-buffered
     loop = asyncio.get_running_loop()
     servers = [await loop.create_server(Target, host, port, backlog=4096, reuse_address=True)]
     servers.append(await loop.create_server(Target, host, 0, backlog=4096, reuse_address=True))

@@ -134,7 +134,7 @@ class JobHistoryExportView(APIView):
             **problem_responses(400, 403, 409),
         },
     )
-    def get(self, request: Request, id: str) -> StreamingHttpResponse:  # noqa: A002
+    def get(self, request: Request, id: str) -> StreamingHttpResponse:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_READ)
         field, descending = query_sort(request.query_params, SORTS, DEFAULT_SORT)

@@ -139,16 +139,16 @@ HistoryItemSerializer = HISTORY_ITEM.serializer
 
 
 class ChainRunSerializer(serializers.Serializer):
-    runId = serializers.UUIDField(allow_null=True, help_text="null once the run has been deleted")  # noqa: N815
-    jobId = serializers.UUIDField(allow_null=True)  # noqa: N815
-    naturalId = serializers.CharField(allow_null=True)  # noqa: N815
+    runId = serializers.UUIDField(allow_null=True, help_text="null once the run has been deleted")
+    jobId = serializers.UUIDField(allow_null=True)
+    naturalId = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=Run.Status.values, allow_null=True)
-    endReason = serializers.ChoiceField(choices=Run.EndReason.values, allow_null=True)  # noqa: N815
+    endReason = serializers.ChoiceField(choices=Run.EndReason.values, allow_null=True)
     href = serializers.CharField(allow_null=True)
 
 
 class ChainSerializer(serializers.Serializer):
-    startedBy = ChainRunSerializer(  # noqa: N815
+    startedBy = ChainRunSerializer(
         many=True, help_text="The runs whose outcome started this one (a job chain's `after`)"
     )
     started = ChainRunSerializer(many=True, help_text="The runs this run's outcome started")
@@ -196,12 +196,12 @@ class HistoryFilterSerializer(StrictSerializer):
     """POST …/history/delete: the list filters, in the body."""
 
     status = serializers.ChoiceField(choices=Run.Status.values, required=False)
-    endReason = serializers.ChoiceField(choices=Run.EndReason.values, required=False)  # noqa: N815
-    triggeredBy = serializers.ChoiceField(choices=Run.Trigger.values, required=False)  # noqa: N815
+    endReason = serializers.ChoiceField(choices=Run.EndReason.values, required=False)
+    triggeredBy = serializers.ChoiceField(choices=Run.Trigger.values, required=False)
     success = serializers.BooleanField(required=False)
-    httpStatus = serializers.RegexField(r"^[1-5]([0-9]{2}|xx)$", required=False)  # noqa: N815
-    createdAfter = serializers.DateTimeField(required=False)  # noqa: N815
-    createdBefore = serializers.DateTimeField(required=False)  # noqa: N815
+    httpStatus = serializers.RegexField(r"^[1-5]([0-9]{2}|xx)$", required=False)
+    createdAfter = serializers.DateTimeField(required=False)
+    createdBefore = serializers.DateTimeField(required=False)
     attempt = serializers.IntegerField(required=False, min_value=1, max_value=32767)
     q = serializers.CharField(required=False, max_length=200)
 
@@ -218,14 +218,14 @@ class LatenessPercentilesSerializer(serializers.Serializer):
 
 
 class StatsSerializer(serializers.Serializer):
-    jobId = serializers.UUIDField()  # noqa: N815
+    jobId = serializers.UUIDField()
     window = serializers.ChoiceField(choices=["24h", "7d", "30d"])
     since = serializers.DateTimeField()
     runs = serializers.IntegerField()
     ended = serializers.IntegerField()
     succeeded = serializers.IntegerField()
-    successRate = serializers.FloatField(allow_null=True, help_text="succeeded / ended, 0–1")  # noqa: N815
-    durationMs = DurationPercentilesSerializer()  # noqa: N815
-    latenessMs = LatenessPercentilesSerializer()  # noqa: N815
-    lastSuccessAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    lastFailureAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    successRate = serializers.FloatField(allow_null=True, help_text="succeeded / ended, 0–1")
+    durationMs = DurationPercentilesSerializer()
+    latenessMs = LatenessPercentilesSerializer()
+    lastSuccessAt = serializers.DateTimeField(allow_null=True)
+    lastFailureAt = serializers.DateTimeField(allow_null=True)

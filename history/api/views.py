@@ -70,7 +70,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[JOB_ID, *docs.PAGING, *docs.FILTERS],
         responses={200: HistoryListSerializer, **problem_responses(400, 403, 409, described=docs.PAGED_ERRORS)},
     )
-    def index(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
+    def index(self, request: Request, id: str) -> Response:  # the seed's name
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_READ, only=LISTED_JOB_FIELDS)
         runs = run_list(actor=actor, job=job, filters=request.query_params)
@@ -84,7 +84,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         request=TriggerSerializer,
         responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409, 413)},
     )
-    def run(self, request: Request, id: str) -> Response:  # noqa: A002
+    def run(self, request: Request, id: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_RUN)
         serializer = TriggerSerializer(data=request.data)
@@ -100,7 +100,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[JOB_ID, docs.WINDOW_PARAM],
         responses={200: StatsSerializer, **problem_responses(400, 403, 409)},
     )
-    def stats(self, request: Request, id: str) -> Response:  # noqa: A002
+    def stats(self, request: Request, id: str) -> Response:
         job = job_for_actor(actor_from_request(request), id, JOB_READ)
         window = request.query_params.get("window") or "24h"
         since = timezone.now() - query_choice(request.query_params, "window", WINDOWS, "24h")
@@ -128,7 +128,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[JOB_ID, docs.HISTORY_ID],
         responses={200: HistoryDetailSerializer, **problem_responses(403, 409)},
     )
-    def retrieve(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+    def retrieve(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_READ)
         run = _run_of(actor, job, historyId)
@@ -141,7 +141,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[JOB_ID, docs.HISTORY_ID],
         responses={204: None, **problem_responses(403, 409)},
     )
-    def destroy(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+    def destroy(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_EDIT)
         run = _run_of(actor, job, historyId)
@@ -159,7 +159,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[JOB_ID, docs.HISTORY_ID],
         responses={200: HistoryItemSerializer, **problem_responses(403, 409)},
     )
-    def cancel(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+    def cancel(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_RUN)
         run = _run_of(actor, job, historyId)
@@ -178,7 +178,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         parameters=[JOB_ID, docs.HISTORY_ID],
         responses={202: HistoryItemSerializer, **problem_responses(400, 403, 409)},
     )
-    def rerun(self, request: Request, id: str, historyId: str) -> Response:  # noqa: A002, N803
+    def rerun(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_RUN)
         run = _run_of(actor, job, historyId)
@@ -194,7 +194,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         request=HistoryFilterSerializer,
         responses={200: DeletedSerializer, **problem_responses(400, 403, 409, 413)},
     )
-    def delete_matching(self, request: Request, id: str) -> Response:  # noqa: A002
+    def delete_matching(self, request: Request, id: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_EDIT)
         if not isinstance(request.data, dict):

@@ -114,7 +114,7 @@ class ExecutionsView(DialectView):
         ],
         responses={200: KrafterExecutionsSerializer, **problem_responses(400, 403, 409)},
     )
-    def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the seed's name
+    def get(self, request: Request, id: str) -> Response:  # the seed's name
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_READ, only=LISTED_JOB_FIELDS)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)

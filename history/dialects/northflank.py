@@ -112,7 +112,7 @@ class NorthflankRunsDataSerializer(serializers.Serializer):
 
 
 class NorthflankPaginationSerializer(serializers.Serializer):
-    hasNextPage = serializers.BooleanField()  # noqa: N815
+    hasNextPage = serializers.BooleanField()
     cursor = serializers.CharField(required=False, help_text="Pass as `cursor` for the next page; absent on the last")
     count = serializers.IntegerField(help_text="Runs in this answer")
 
@@ -146,7 +146,7 @@ class JobRunsView(DialectView):
         ],
         responses={200: NorthflankRunsSerializer, **problem_responses(400, 403, described=PAGED_ERRORS)},
     )
-    def get(self, request: Request, projectId: str, jobId: str) -> Response:  # noqa: N803 - the seed's names
+    def get(self, request: Request, projectId: str, jobId: str) -> Response:  # the seed's names
         actor = actor_from_request(request)
         team = team_for_actor(actor, projectId, JOB_READ)
         job = job_for_actor(actor, jobId, JOB_READ, team_id=team.pk)

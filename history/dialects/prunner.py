@@ -116,11 +116,11 @@ def _run_for(actor: Actor, request: Request, permission: str) -> Run:
 
 
 class PrunnerTaskSerializer(serializers.Serializer):
-    dependsOn = serializers.ListField(child=serializers.CharField())  # noqa: N815
+    dependsOn = serializers.ListField(child=serializers.CharField())
     end = serializers.DateTimeField(required=False)
     error = serializers.CharField(required=False)
     errored = serializers.BooleanField()
-    exitCode = serializers.IntegerField()  # noqa: N815
+    exitCode = serializers.IntegerField()
     name = serializers.CharField()
     skipped = serializers.BooleanField()
     start = serializers.DateTimeField(required=False)
@@ -134,7 +134,7 @@ class PrunnerJobSerializer(serializers.Serializer):
     end = serializers.DateTimeField(required=False)
     errored = serializers.BooleanField()
     id = serializers.UUIDField()
-    lastError = serializers.CharField(required=False)  # noqa: N815
+    lastError = serializers.CharField(required=False)
     pipeline = serializers.CharField(help_text="The job's natural ID")
     start = serializers.DateTimeField(required=False)
     tasks = PrunnerTaskSerializer(many=True, help_text="Ordered topologically by dependencies, then by name")
@@ -149,7 +149,7 @@ class PrunnerScheduleSerializer(StrictSerializer):
 
 
 class PrunnerScheduledSerializer(serializers.Serializer):
-    jobId = serializers.UUIDField(help_text="The new run's id")  # noqa: N815
+    jobId = serializers.UUIDField(help_text="The new run's id")
 
 
 class PrunnerErrorSerializer(serializers.Serializer):

@@ -183,7 +183,7 @@ class TaskRunsView(RunWispView):
         ],
         responses={200: RunWispRunsSerializer, **problem_responses(400, 403, 409)},
     )
-    def get(self, request: Request, taskName: str) -> Response:  # noqa: N803 - the seed's name
+    def get(self, request: Request, taskName: str) -> Response:  # the seed's name
         if not TASK_NAME_RE.match(taskName):
             raise ValidationError({"path.taskName": "Use 1–100 letters, digits, '.', '_' or '-'."})
         actor = actor_from_request(request)

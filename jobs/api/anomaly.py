@@ -17,12 +17,12 @@ from jobs.write import FIELDS
 
 class AnomalyInForceSerializer(serializers.Serializer):
     window = serializers.IntegerField(help_text="Successful runs learned from")
-    minSamples = serializers.IntegerField(help_text="Successful runs learned before a warning")  # noqa: N815
-    durationK = serializers.FloatField(help_text="The band is median ± k·MAD; 0: the duration check is off")  # noqa: N815
-    sizeFactor = serializers.FloatField(help_text="0: the size check is off")  # noqa: N815
-    jsonField = serializers.CharField(allow_blank=True, help_text="The JSON field whose type is watched; empty: none")  # noqa: N815
-    durationFloorMs = serializers.IntegerField(help_text="The band is never narrower than this either side")  # noqa: N815
-    sizeFloorBytes = serializers.IntegerField(help_text="A size change smaller than this never warns")  # noqa: N815
+    minSamples = serializers.IntegerField(help_text="Successful runs learned before a warning")
+    durationK = serializers.FloatField(help_text="The band is median ± k·MAD; 0: the duration check is off")
+    sizeFactor = serializers.FloatField(help_text="0: the size check is off")
+    jsonField = serializers.CharField(allow_blank=True, help_text="The JSON field whose type is watched; empty: none")
+    durationFloorMs = serializers.IntegerField(help_text="The band is never narrower than this either side")
+    sizeFloorBytes = serializers.IntegerField(help_text="A size change smaller than this never warns")
 
 
 def in_force(job: Job) -> dict[str, Any]:
@@ -49,7 +49,7 @@ class AnomalySerializer(StrictSerializer):
         max_value=MAX_WINDOW,
         help_text=FIELDS["anomaly_window"].help + " Null: the default.",
     )
-    minSamples = serializers.IntegerField(  # noqa: N815
+    minSamples = serializers.IntegerField(
         source="anomaly_min_samples",
         required=False,
         allow_null=True,
@@ -57,7 +57,7 @@ class AnomalySerializer(StrictSerializer):
         max_value=MAX_WINDOW,
         help_text=FIELDS["anomaly_min_samples"].help + " Null: the default.",
     )
-    durationK = serializers.FloatField(  # noqa: N815
+    durationK = serializers.FloatField(
         source="anomaly_duration_k",
         required=False,
         allow_null=True,
@@ -65,7 +65,7 @@ class AnomalySerializer(StrictSerializer):
         max_value=100,
         help_text=FIELDS["anomaly_duration_k"].help + " Null: the default.",
     )
-    sizeFactor = serializers.FloatField(  # noqa: N815
+    sizeFactor = serializers.FloatField(
         source="anomaly_size_factor",
         required=False,
         allow_null=True,
@@ -73,7 +73,7 @@ class AnomalySerializer(StrictSerializer):
         max_value=1_000_000,
         help_text=FIELDS["anomaly_size_factor"].help + " Null: the default.",
     )
-    jsonField = serializers.CharField(  # noqa: N815
+    jsonField = serializers.CharField(
         source="anomaly_json_field",
         required=False,
         allow_blank=True,
@@ -81,10 +81,10 @@ class AnomalySerializer(StrictSerializer):
         trim_whitespace=False,
         help_text=FIELDS["anomaly_json_field"].help + " Empty: no JSON check.",
     )
-    inForce = serializers.SerializerMethodField(  # noqa: N815
+    inForce = serializers.SerializerMethodField(
         help_text="The thresholds the checks use: the job's, else the server's defaults."
     )
 
     @extend_schema_field(AnomalyInForceSerializer)
-    def get_inForce(self, job: Job) -> dict[str, Any]:  # noqa: N802
+    def get_inForce(self, job: Job) -> dict[str, Any]:
         return in_force(job)

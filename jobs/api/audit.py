@@ -72,16 +72,16 @@ def audit_item(entry: AuditEntry) -> dict[str, Any]:
 
 class AuditEntrySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    ownerId = serializers.CharField()  # noqa: N815
-    createdAt = serializers.DateTimeField()  # noqa: N815
+    ownerId = serializers.CharField()
+    createdAt = serializers.DateTimeField()
     actor = serializers.CharField(help_text="A username, key:<prefix>, or system")
-    actorKind = serializers.ChoiceField(choices=["user", "key", "system"])  # noqa: N815
+    actorKind = serializers.ChoiceField(choices=["user", "key", "system"])
     action = serializers.ChoiceField(choices=AuditEntry.Action.values)
-    targetType = serializers.CharField()  # noqa: N815
-    targetId = serializers.CharField()  # noqa: N815
-    targetLabel = serializers.CharField()  # noqa: N815
+    targetType = serializers.CharField()
+    targetId = serializers.CharField()
+    targetLabel = serializers.CharField()
     details = serializers.DictField()
-    ipAddress = serializers.IPAddressField(allow_null=True)  # noqa: N815
+    ipAddress = serializers.IPAddressField(allow_null=True)
 
 
 class AuditListSerializer(serializers.Serializer):

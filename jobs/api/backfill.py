@@ -21,7 +21,7 @@ from jobs.roles import JOB_RUN
 
 class BackfillSerializer(StrictSerializer):
     to = serializers.DateTimeField(help_text="The range's end (inclusive), at or before now.")
-    ratePerSecond = serializers.FloatField(  # noqa: N815
+    ratePerSecond = serializers.FloatField(
         required=False, default=1.0, min_value=0.001, max_value=MAX_RATE, help_text="How many runs are sent a second."
     )
 
@@ -47,7 +47,7 @@ class JobBackfillView(APIView):
         request=BackfillSerializer,
         responses={202: BackfillResultSerializer, **problem_responses(400, 403)},
     )
-    def post(self, request: Request, id: str) -> Response:  # noqa: A002
+    def post(self, request: Request, id: str) -> Response:
         job = job_for_actor(actor_from_request(request), id, JOB_RUN)
         serializer = BackfillSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

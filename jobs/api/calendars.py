@@ -66,15 +66,15 @@ class CalendarInputSerializer(StrictSerializer):
 class CalendarSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="The calendar's UUID")
     name = serializers.CharField(help_text="Unique in the team")
-    ownerId = serializers.CharField(help_text="team:<slug>")  # noqa: N815
+    ownerId = serializers.CharField(help_text="team:<slug>")
     description = serializers.CharField(help_text="Free text")
     holidays = HolidaysSerializer(many=True, help_text="Public holidays of each country")
     dates = serializers.ListField(child=serializers.CharField(), help_text="Days and inclusive ranges of days")
     windows = WindowSerializer(many=True, help_text="Weekly windows")
     summary = serializers.CharField(help_text="What the calendar holds, in words")
     jobs = serializers.ListField(child=serializers.CharField(), help_text="IDs of the jobs that use it")
-    createdAt = serializers.DateTimeField(help_text="When it was created")  # noqa: N815
-    updatedAt = serializers.DateTimeField(help_text="When it last changed")  # noqa: N815
+    createdAt = serializers.DateTimeField(help_text="When it was created")
+    updatedAt = serializers.DateTimeField(help_text="When it last changed")
 
 
 class CalendarListSerializer(serializers.Serializer):

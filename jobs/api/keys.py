@@ -42,13 +42,13 @@ def key_item(key: ApiKey) -> dict[str, Any]:
 class ApiKeySerializer(serializers.Serializer):
     prefix = serializers.CharField()
     name = serializers.CharField()
-    ownerId = serializers.CharField(help_text="team:<slug>")  # noqa: N815
+    ownerId = serializers.CharField(help_text="team:<slug>")
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=PERMISSIONS))
-    createdBy = serializers.CharField(allow_null=True)  # noqa: N815
-    createdAt = serializers.DateTimeField()  # noqa: N815
-    lastUsedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    expiresAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
-    revokedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    createdBy = serializers.CharField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+    lastUsedAt = serializers.DateTimeField(allow_null=True)
+    expiresAt = serializers.DateTimeField(allow_null=True)
+    revokedAt = serializers.DateTimeField(allow_null=True)
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):
@@ -60,7 +60,7 @@ class ApiKeyCreateSerializer(StrictSerializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=[*PERMISSIONS, *SCOPE_ALIASES]), min_length=1, max_length=10
     )
-    expiresAt = serializers.DateTimeField(required=False, allow_null=True)  # noqa: N815
+    expiresAt = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ApiKeyListSerializer(serializers.Serializer):

@@ -63,11 +63,11 @@ class SlotsSerializer(serializers.Serializer):
 
 
 class JobPlanSerializer(serializers.Serializer):
-    naturalId = serializers.CharField()  # noqa: N815
+    naturalId = serializers.CharField()
     action = serializers.ChoiceField(choices=["create", "update", "delete"])
     changes = ChangeSerializer(many=True)
     timezone = serializers.CharField(required=False)
-    nextFireTimes = FireTimeSerializer(many=True, required=False, help_text="For a new schedule: the next 5")  # noqa: N815
+    nextFireTimes = FireTimeSerializer(many=True, required=False, help_text="For a new schedule: the next 5")
     slots7d = SlotsSerializer(required=False, help_text="Slots the change adds and removes over the next 7 days")
 
 

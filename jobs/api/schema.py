@@ -36,22 +36,22 @@ class JobListSerializer(serializers.Serializer):
 
 class SlotSerializer(serializers.Serializer):
     at = serializers.DateTimeField(help_text="The slot, in UTC.")
-    removedBy = serializers.CharField(  # noqa: N815
+    removedBy = serializers.CharField(
         allow_null=True,
         help_text="calendar:<name> when one of the job's calendars removes the slot; null when it fires.",
     )
 
 
 class FireTimesSerializer(serializers.Serializer):
-    jobId = serializers.UUIDField()  # noqa: N815
+    jobId = serializers.UUIDField()
     enabled = serializers.BooleanField()
     description = serializers.CharField()
     timezone = serializers.CharField()
-    fireTimes = serializers.ListField(  # noqa: N815
+    fireTimes = serializers.ListField(
         child=serializers.DateTimeField(), help_text="The slots among the next `count` that fire."
     )
     slots = SlotSerializer(many=True, help_text="The next `count` slots of the schedule, removed ones marked.")
-    nextFireAt = serializers.DateTimeField(  # noqa: N815
+    nextFireAt = serializers.DateTimeField(
         allow_null=True, help_text="The first slot that fires, looking up to 2,000 slots ahead; null if none."
     )
     after = serializers.ListField(

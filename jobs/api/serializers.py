@@ -52,7 +52,7 @@ class RetrySerializer(StrictSerializer):
     backoff = serializers.ChoiceField(
         source="backoff_strategy", required=False, choices=Job.Backoff.choices, help_text=_help("backoff_strategy")
     )
-    baseSeconds = serializers.IntegerField(  # noqa: N815
+    baseSeconds = serializers.IntegerField(
         source="backoff_base_seconds",
         required=False,
         min_value=0,
@@ -67,21 +67,21 @@ class SuccessRuleSerializer(StrictSerializer):
     statuses = serializers.CharField(
         source="success_statuses", required=False, max_length=200, help_text=_help("success_statuses")
     )
-    bodyContains = serializers.CharField(  # noqa: N815
+    bodyContains = serializers.CharField(
         source="success_body_contains",
         required=False,
         allow_blank=True,
         max_length=500,
         help_text=_help("success_body_contains"),
     )
-    bodyRegex = serializers.CharField(  # noqa: N815
+    bodyRegex = serializers.CharField(
         source="success_body_regex",
         required=False,
         allow_blank=True,
         max_length=500,
         help_text=_help("success_body_regex") + " RE2 syntax (linear-time): no look-arounds or back-references.",
     )
-    maxLatencyMs = serializers.IntegerField(  # noqa: N815
+    maxLatencyMs = serializers.IntegerField(
         source="success_max_latency_ms",
         required=False,
         allow_null=True,
@@ -89,19 +89,19 @@ class SuccessRuleSerializer(StrictSerializer):
         max_value=2_147_483_647,
         help_text=_help("success_max_latency_ms"),
     )
-    followRedirects = serializers.BooleanField(  # noqa: N815
+    followRedirects = serializers.BooleanField(
         source="follow_redirects", required=False, help_text=_help("follow_redirects")
     )
 
 
 class RetentionSerializer(StrictSerializer):
-    keepRuns = serializers.IntegerField(  # noqa: N815
+    keepRuns = serializers.IntegerField(
         source="keep_runs", required=False, min_value=1, max_value=1_000_000, help_text=_help("keep_runs")
     )
-    keepDays = serializers.IntegerField(  # noqa: N815
+    keepDays = serializers.IntegerField(
         source="keep_days", required=False, allow_null=True, min_value=1, max_value=36500, help_text=_help("keep_days")
     )
-    keepFailedDays = serializers.IntegerField(  # noqa: N815
+    keepFailedDays = serializers.IntegerField(
         source="keep_failed_days",
         required=False,
         allow_null=True,
@@ -163,7 +163,7 @@ class StepConfigSerializer(StrictSerializer):
     body = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=1_000_000, help_text=CONFIG_HELP["body"]
     )
-    timeoutMs = serializers.IntegerField(  # noqa: N815
+    timeoutMs = serializers.IntegerField(
         source="timeout_ms",
         required=False,
         min_value=1,
@@ -174,12 +174,10 @@ class StepConfigSerializer(StrictSerializer):
         child=serializers.CharField(max_length=254), required=False, help_text=CONFIG_HELP["recipients"]
     )
     subject = serializers.CharField(required=False, allow_blank=True, max_length=500, help_text=CONFIG_HELP["subject"])
-    afterFailures = serializers.IntegerField(  # noqa: N815
+    afterFailures = serializers.IntegerField(
         source="after_failures", required=False, min_value=1, help_text=CONFIG_HELP["after_failures"]
     )
-    onRecovery = serializers.BooleanField(  # noqa: N815
-        source="on_recovery", required=False, help_text=CONFIG_HELP["on_recovery"]
-    )
+    onRecovery = serializers.BooleanField(source="on_recovery", required=False, help_text=CONFIG_HELP["on_recovery"])
 
 
 class StepSerializer(StrictSerializer):
@@ -195,13 +193,13 @@ class StepSerializer(StrictSerializer):
         help_text="http: a request; email: a message through the server's mail backend; webhook: a POST of the"
         " run's summary as JSON.",
     )
-    dependsOn = serializers.ListField(  # noqa: N815
+    dependsOn = serializers.ListField(
         source="depends_on",
         child=serializers.CharField(max_length=100),
         required=False,
         help_text="Names of the steps that must end first.",
     )
-    runIf = serializers.ChoiceField(  # noqa: N815
+    runIf = serializers.ChoiceField(
         source="run_if",
         choices=step_rules.RUN_IF,
         required=False,
@@ -233,7 +231,7 @@ class RequestSerializer(StrictSerializer):
     body = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=1_000_000, help_text=REQUEST_HELP["body"]
     )
-    timeoutMs = serializers.IntegerField(  # noqa: N815
+    timeoutMs = serializers.IntegerField(
         source="timeout_ms",
         required=False,
         min_value=1,
@@ -277,42 +275,40 @@ class JobLinksSerializer(serializers.Serializer):
 
 class JobSerializer(StrictSerializer):
     id = serializers.UUIDField(read_only=True, help_text="The job's UUID.")
-    naturalId = serializers.RegexField(  # noqa: N815
+    naturalId = serializers.RegexField(
         NATURAL_ID_RE, source="natural_id", max_length=100, help_text=_help("natural_id")
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text=_help("name"))
     description = serializers.CharField(
         required=False, allow_blank=True, max_length=10_000, help_text=_help("description")
     )
-    ownerId = serializers.SerializerMethodField(help_text="team:<slug>")  # noqa: N815
+    ownerId = serializers.SerializerMethodField(help_text="team:<slug>")
     team = serializers.SlugField(write_only=True, required=False, help_text="Team slug; needed if you are in several")
     enabled = serializers.BooleanField(required=False, help_text=_help("enabled"))
     schedule = ScheduleSerializer(source="*", help_text="When the job runs.")
-    nextRunAt = serializers.DateTimeField(  # noqa: N815
+    nextRunAt = serializers.DateTimeField(
         source="next_run_at", read_only=True, allow_null=True, help_text="The next slot; null when paused or done."
     )
     request = RequestSerializer(write_only=True, required=False, help_text="Shortcut for a one-request job")
     steps = StepSerializer(many=True, required=False, help_text="The job's steps, run in dependency order.")
     notify = StepSerializer(many=True, write_only=True, required=False, help_text="Email/webhook steps to add")
     retry = RetrySerializer(source="*", required=False, help_text="Retries of a failed attempt.")
-    overlapPolicy = serializers.ChoiceField(  # noqa: N815
+    overlapPolicy = serializers.ChoiceField(
         source="overlap_policy", choices=Job.Overlap.choices, required=False, help_text=_help("overlap_policy")
     )
-    misfireGraceSeconds = serializers.IntegerField(  # noqa: N815
+    misfireGraceSeconds = serializers.IntegerField(
         source="misfire_grace_seconds",
         required=False,
         min_value=0,
         max_value=2_147_483_647,
         help_text=_help("misfire_grace_seconds"),
     )
-    jitterSeconds = serializers.IntegerField(  # noqa: N815
+    jitterSeconds = serializers.IntegerField(
         source="jitter_seconds", required=False, min_value=0, max_value=86_400, help_text=_help("jitter_seconds")
     )
-    startAt = serializers.DateTimeField(  # noqa: N815
-        source="start_at", required=False, allow_null=True, help_text=_help("start_at")
-    )
-    endAt = serializers.DateTimeField(source="end_at", required=False, allow_null=True, help_text=_help("end_at"))  # noqa: N815
-    maxRuns = serializers.IntegerField(  # noqa: N815
+    startAt = serializers.DateTimeField(source="start_at", required=False, allow_null=True, help_text=_help("start_at"))
+    endAt = serializers.DateTimeField(source="end_at", required=False, allow_null=True, help_text=_help("end_at"))
+    maxRuns = serializers.IntegerField(
         source="max_runs",
         required=False,
         allow_null=True,
@@ -320,7 +316,7 @@ class JobSerializer(StrictSerializer):
         max_value=2_147_483_647,
         help_text=_help("max_runs"),
     )
-    pauseAfterFailures = serializers.IntegerField(  # noqa: N815
+    pauseAfterFailures = serializers.IntegerField(
         source="pause_after_failures",
         required=False,
         allow_null=True,
@@ -329,8 +325,8 @@ class JobSerializer(StrictSerializer):
         help_text=_help("pause_after_failures"),
     )
     after = AfterSerializer(many=True, required=False, help_text=_help("after"))
-    afterAll = serializers.BooleanField(source="after_all", required=False, help_text=_help("after_all"))  # noqa: N815
-    afterWithinSeconds = serializers.IntegerField(  # noqa: N815
+    afterAll = serializers.BooleanField(source="after_all", required=False, help_text=_help("after_all"))
+    afterWithinSeconds = serializers.IntegerField(
         source="after_within_seconds",
         required=False,
         allow_null=True,
@@ -338,15 +334,13 @@ class JobSerializer(StrictSerializer):
         max_value=7 * 86_400,
         help_text=_help("after_within_seconds"),
     )
-    firedRuns = serializers.IntegerField(  # noqa: N815
+    firedRuns = serializers.IntegerField(
         source="fired_runs", read_only=True, help_text="Scheduled runs so far (what maxRuns counts)."
     )
-    pausedReason = serializers.CharField(  # noqa: N815
+    pausedReason = serializers.CharField(
         source="paused_reason", read_only=True, help_text="Why Hourglass turned the job off itself; empty otherwise."
     )
-    successRule = SuccessRuleSerializer(  # noqa: N815
-        source="*", required=False, help_text="What counts as a successful run."
-    )
+    successRule = SuccessRuleSerializer(source="*", required=False, help_text="What counts as a successful run.")
     retention = RetentionSerializer(source="*", required=False, help_text="How long runs are kept.")
     anomaly = AnomalySerializer(
         source="*",
@@ -354,19 +348,19 @@ class JobSerializer(StrictSerializer):
         help_text="When a successful run is a warning: unlike the last ones.",
     )
     variables = JsonObjectField(required=False, help_text=_help("variables"))
-    secretHeaders = serializers.ListField(  # noqa: N815
+    secretHeaders = serializers.ListField(
         source="secret_headers",
         child=serializers.CharField(max_length=100),
         required=False,
         help_text=_help("secret_headers"),
     )
     calendars = CalendarLinkSerializer(many=True, required=False, help_text=_help("calendars"))
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True, help_text="When it was created.")  # noqa: N815
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True, help_text="When it last changed.")  # noqa: N815
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True, help_text="When it was created.")
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True, help_text="When it last changed.")
     _links = serializers.SerializerMethodField(help_text="HAL links: self and history.")
 
     @extend_schema_field(serializers.CharField(help_text="team:<slug>"))
-    def get_ownerId(self, job: Job) -> str:  # noqa: N802
+    def get_ownerId(self, job: Job) -> str:
         return f"team:{job.team.slug}"
 
     @extend_schema_field(JobLinksSerializer)
@@ -403,7 +397,7 @@ class DroppedSecretSerializer(serializers.Serializer):
 class JobWrittenSerializer(JobSerializer):
     """The answer to a create or a change: the job, and the stored secret values this write dropped."""
 
-    droppedSecrets = DroppedSecretSerializer(  # noqa: N815
+    droppedSecrets = DroppedSecretSerializer(
         many=True,
         read_only=True,
         help_text="Stored secret header values dropped by this write: the step's URL origin changed, the header is"

@@ -31,7 +31,7 @@ TEAM = OpenApiParameter("team", str, OpenApiParameter.PATH, description="Team sl
 
 class PreviousSecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="The secret before the last rotation; it still signs until expiresAt")
-    expiresAt = serializers.DateTimeField(  # noqa: N815
+    expiresAt = serializers.DateTimeField(
         allow_null=True, help_text="When it stops signing (null: at the next rotation)"
     )
 
@@ -43,7 +43,7 @@ class SigningSecretSerializer(serializers.Serializer):
 
 
 class RotateSerializer(serializers.Serializer):
-    graceSeconds = serializers.IntegerField(  # noqa: N815
+    graceSeconds = serializers.IntegerField(
         required=False,
         min_value=0,
         max_value=int(SIGNING_GRACE_MAX.total_seconds()),

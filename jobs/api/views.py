@@ -150,7 +150,7 @@ class JobViewSet(viewsets.ViewSet):
         parameters=[docs.JOB_ID],
         responses={200: JobSerializer, **problem_responses(403, 409)},
     )
-    def retrieve(self, request: Request, id: str) -> Response:  # noqa: A002
+    def retrieve(self, request: Request, id: str) -> Response:
         job = job_for_actor(actor_from_request(request), id, JOB_READ)
         return _job_response(job)
 
@@ -162,7 +162,7 @@ class JobViewSet(viewsets.ViewSet):
         request=JobChangeSerializer(partial=True),
         responses={200: JobWrittenSerializer, **problem_responses(400, 403, 409, 413)},
     )
-    def partial_update(self, request: Request, id: str) -> Response:  # noqa: A002
+    def partial_update(self, request: Request, id: str) -> Response:
         job = job_for_actor(actor_from_request(request), id, JOB_EDIT)
         serializer = JobChangeSerializer(job, data=request.data, partial=True)
         if not serializer.is_valid():
@@ -184,7 +184,7 @@ class JobViewSet(viewsets.ViewSet):
         parameters=[docs.JOB_ID],
         responses={204: None, **problem_responses(403, 409)},
     )
-    def destroy(self, request: Request, id: str) -> Response:  # noqa: A002
+    def destroy(self, request: Request, id: str) -> Response:
         actor = actor_from_request(request)
         job = job_for_actor(actor, id, JOB_EDIT)
         job_delete(job=job, by=actor.user)
@@ -203,7 +203,7 @@ class JobViewSet(viewsets.ViewSet):
         parameters=[docs.JOB_ID],
         responses={200: JobSerializer, **problem_responses(403, 409)},
     )
-    def pause(self, request: Request, id: str) -> Response:  # noqa: A002
+    def pause(self, request: Request, id: str) -> Response:
         return self._set_enabled(request, id, False)
 
     @extend_schema(
@@ -214,7 +214,7 @@ class JobViewSet(viewsets.ViewSet):
         parameters=[docs.JOB_ID],
         responses={200: JobSerializer, **problem_responses(403, 409)},
     )
-    def resume(self, request: Request, id: str) -> Response:  # noqa: A002
+    def resume(self, request: Request, id: str) -> Response:
         return self._set_enabled(request, id, True)
 
     @extend_schema(
@@ -225,7 +225,7 @@ class JobViewSet(viewsets.ViewSet):
         parameters=[docs.JOB_ID, schema.COUNT_PARAM],
         responses={200: schema.FireTimesSerializer, **problem_responses(400, 403, 409)},
     )
-    def fire_times(self, request: Request, id: str) -> Response:  # noqa: A002
+    def fire_times(self, request: Request, id: str) -> Response:
         job = job_for_actor(actor_from_request(request), id, JOB_READ)
         count = query_int(request.query_params, "count", default=10, low=1, high=100)
         prefetch_related_objects([job], calendars_prefetch())  # the slots and the description read them

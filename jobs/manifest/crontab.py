@@ -97,7 +97,7 @@ def _curl(args: list[str], job: dict[str, Any]) -> None:
     while index < len(args):
         arg = args[index]
         long, _, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        take = (lambda given=inline: given) if inline else value  # noqa: E731 - --opt=value or --opt value
+        take = (lambda given=inline: given) if inline else value  # --opt=value or --opt value
         if long in ("-X", "--request"):
             request["method"] = take().upper()
         elif long in ("-H", "--header"):

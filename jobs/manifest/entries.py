@@ -35,7 +35,7 @@ Resolver = Callable[[str], str | None]
 class ManifestJobSerializer(JobSerializer):
     """A job as the API takes it, less its ID (the entry's key) and its team (the manifest's)."""
 
-    naturalId = None  # noqa: N815
+    naturalId = None
     team = None
     refused_fields = {
         "naturalId": "The job's ID is its key under `jobs`.",

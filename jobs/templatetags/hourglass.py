@@ -48,7 +48,7 @@ def progress(run: Run) -> dict[str, int]:
 def when(value: datetime | None, style: str = "datetime") -> str:
     """<time> in UTC; static/js/app.js rewrites it in the viewer's zone and keeps UTC in the tooltip."""
     if value is None:
-        return mark_safe('<span class="muted">–</span>')  # noqa: S308 - a constant
+        return mark_safe('<span class="muted">–</span>')  # a constant
     utc = value.astimezone(UTC)
     shown = utc.strftime("%H:%M:%S") if style == "time" else utc.strftime("%Y-%m-%d %H:%M:%S")
     return format_html(

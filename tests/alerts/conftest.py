@@ -26,7 +26,7 @@ class Mailbox:
     host: str = "127.0.0.1"
     port: int = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's name
         with self.lock:
             self.messages.append(message_from_bytes(envelope.original_content))
         return "250 Message accepted for delivery"

@@ -56,7 +56,7 @@ def other_process(request):
 
     def start(raw_key: str) -> subprocess.Popen:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": _database_url()}
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-c", SERVER, settings.CACHES["default"].get("KEY_PREFIX", ""), raw_key],
             cwd=ROOT,
             env=env,

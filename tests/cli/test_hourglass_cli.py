@@ -29,7 +29,7 @@ def hourglass(live_server, team, owner):
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess:
         environment = {"PATH": os.environ["PATH"], "HOURGLASS_URL": live_server.url, "HOURGLASS_KEY": key, **env}
-        return subprocess.run(  # noqa: S603
+        return subprocess.run(
             [sys.executable, "-m", "hourglass_cli", *args],
             capture_output=True,
             text=True,
@@ -117,7 +117,7 @@ def test_runs_trigger_wait_exits_on_the_outcome(hourglass, tmp_path, target, wor
 
 
 def test_it_needs_the_url_and_the_key(tmp_path):
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "hourglass_cli", "export", "--team", "acme"],
         capture_output=True,
         text=True,

@@ -31,7 +31,7 @@ def test_a_value_written_by_another_process_is_seen_here():
         "from django.core.cache import cache;"
         f"cache.set({key!r}, {value!r}, 60)"
     )
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
         check=True,

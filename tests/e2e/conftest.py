@@ -105,7 +105,7 @@ def _purge_queues(url: str) -> None:
         for queue in settings.CELERY_TASK_QUEUES:
             try:
                 channel.queue_purge(queue)
-            except Exception:  # noqa: BLE001 - not declared yet
+            except Exception:  # not declared yet
                 channel = broker.channel()
 
 

@@ -34,7 +34,7 @@ page = dashboard.page
 def _download(page: Page, link_text: str) -> str:
     with page.expect_download() as info:
         page.get_by_role("link", name=link_text, exact=True).click()
-    return open(info.value.path(), encoding="utf-8").read()  # noqa: PTH123
+    return open(info.value.path(), encoding="utf-8").read()
 
 
 def test_the_run_feed_filters_exports_and_deletes_every_match(page, team, editor):

@@ -38,7 +38,7 @@ def test_an_editor_imports_a_manifest_after_seeing_its_plan_and_exports_it_back(
 
     with page.expect_download() as info:
         page.get_by_role("link", name="Export", exact=True).click()
-    exported = open(info.value.path(), encoding="utf-8").read()  # noqa: PTH123
+    exported = open(info.value.path(), encoding="utf-8").read()
     assert "typed-in-token" not in exported
     assert "secretFrom: stored" in exported
 

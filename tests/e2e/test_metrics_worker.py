@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def test_what_worker_processes_record_shows_in_the_web_processs_metrics(
     start_worker, team, target, client, settings, tmp_path
-):  # noqa: E501
+):
     # The worker gets a folder of its own, so every figure read from it was recorded over there.
     folder = tmp_path / "prometheus"
     folder.mkdir()

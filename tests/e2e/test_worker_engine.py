@@ -128,7 +128,7 @@ def _rabbitmq_messages() -> list[dict]:
 
 
 def test_no_secret_header_value_reaches_the_broker(transactional_db, team, target):
-    secret = "s3cr3t-broker-value"  # noqa: S105 - the value the test looks for
+    secret = "s3cr3t-broker-value"  # the value the test looks for
     job = http_job(team, target.url("/ok"), secret_headers=["X-Custom"])
     job.steps.filter(name="main").update(
         config={"method": "GET", "url": target.url("/ok"), "headers": {"X-Custom": secret, "Authorization": secret}}
