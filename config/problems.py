@@ -22,6 +22,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import Conflict
 from jobs.auth import throttle_unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,16 @@ _PATH_PART_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _SKIPPED_KEYS = {"non_field_errors", "__all__"}
 
 
-class Conflict(exceptions.APIException):
-    """409: the resource's state forbids the action (e.g. deleting a run that is still running)."""
+class _Conflict(exceptions.APIException):
+    """core.errors.Conflict as DRF sees it: 409, with the conflict's extension members."""
 
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(detail)
+    def __init__(self, conflict: Conflict) -> None:
+        super().__init__(conflict.message)
         # Extension members added to the problem body beside the standard ones.
-        self.problem_extra = extra
+        self.problem_extra = conflict.extra
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -52,6 +52,8 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def _to_drf(exc: Exception) -> Exception:
+    if isinstance(exc, Conflict):
+        return _Conflict(exc)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, TooManyFieldsSent):

@@ -343,7 +343,8 @@ REST_FRAMEWORK = {
         "jobs.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Authenticated, then what the view says each action needs, by the caller's role (core.permissions).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "core.permissions.TeamRole"],
     # JSON with finite numbers and bounded nesting (config/parsers.py); every body refused if it holds a NUL
     # or a lone UTF-16 surrogate (config/clean_input.py).
     "DEFAULT_PARSER_CLASSES": [

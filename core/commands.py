@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import Conflict
 from jobs.text import unclean_paths
 
 
@@ -45,3 +46,5 @@ class Command(BaseCommand):
             return super().execute(*args, **options)
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc
+        except Conflict as exc:
+            raise CommandError(exc.message) from exc

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,12 +18,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.dashboard import dashboard_view, page_context
+from core.dashboard import JOB_OR_TEAM, actor_of, dashboard_view, page_context
 from history.api.export import RENDERERS, export_response
 from history.forms import RunFilterForm
 from history.models import Run
-from history.scope import RunScope, scope_for
+from history.scope import RunScope
 from history.services import runs_delete
+from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ
 
 # Table inputs that are not filters: they change what is on screen, not what matches.
@@ -32,10 +32,10 @@ _NOT_FILTERS = ("page", "sort")
 
 
 @require_GET
-@dashboard_view
-def runs_export_view(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse | StreamingHttpResponse:
+@dashboard_view(permission=JOB_READ, load=JOB_OR_TEAM)
+def runs_export_view(request: HttpRequest, team: Team, job: Job | None) -> HttpResponse | StreamingHttpResponse:
     """The table's filter, every matching run, as CSV (?format=csv) or NDJSON (?format=ndjson), in the table's order."""
-    actor, scope = scope_for(request, job_id, JOB_READ)
+    actor, scope = actor_of(request), RunScope(team=team, job=job)
     fmt = request.GET.get("format") or "csv"
     form = scope.form_class(request.GET)
     if fmt not in RENDERERS or not form.is_valid():
@@ -63,10 +63,10 @@ def _matching(actor: Any, scope: RunScope, form: RunFilterForm, until: datetime)
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def runs_delete_matching_view(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=JOB_OR_TEAM)
+def runs_delete_matching_view(request: HttpRequest, team: Team, job: Job | None) -> HttpResponse:
     """GET counts what the filter matches and asks; the confirming POST deletes every ended one of them."""
-    actor, scope = scope_for(request, job_id, JOB_EDIT)
+    actor, scope = actor_of(request), RunScope(team=team, job=job)
     data = request.GET if request.method == "GET" else request.POST
     form = scope.form_class(data)
     until = timezone.now() if request.method == "GET" else parse_datetime(request.POST.get("until", ""))

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
 from django.urls import reverse
 
-from core.dashboard import actor_of, current_team, teams_of
 from history.forms import RunFeedFilterForm, RunFilterForm
 from history.models import Run
 from history.selectors import run_list, run_list_unsearched
-from jobs.access import Actor, job_for_actor, require
+from jobs.access import Actor
 from jobs.models import Job, Team
 
 # URL names per scope: (job page, run feed); the job's take job_id.
@@ -78,16 +75,3 @@ class RunScope:
     @property
     def delete_matching_url(self) -> str:
         return self.url("delete_matching")
-
-
-def scope_for(request: HttpRequest, job_id: UUID | None, permission: str) -> tuple[Actor, RunScope]:
-    """The job's scope (404 / 403 as for the job), or the current team's when there is no job."""
-    actor = actor_of(request)
-    if job_id is not None:
-        job = job_for_actor(actor, str(job_id), permission)
-        return actor, RunScope(team=job.team, job=job)
-    team = current_team(request, teams_of(actor))
-    if team is None:
-        raise Http404("You are not in a team yet.")
-    require(actor, team.pk, permission)
-    return actor, RunScope(team=team)

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict
 from history.models import Run, RunStep
 from history.rollups import ended_of, rollup_ended
 from jobs import metrics
@@ -136,7 +137,7 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
         metrics.runs_ended([run])
         rollup_ended(ended_of([run], now))
     if not stopped and run.status == Run.Status.ENDED:
-        raise ValidationError("The run has already ended.")
+        raise Conflict("The run has already ended.")
     _audit_run(run, AuditEntry.Action.RUN_CANCEL, by, status=run.status)
     return run
 
@@ -148,7 +149,7 @@ DELETE_BATCH = 1000
 def run_delete(*, run: Run, by: AbstractBaseUser | None = None) -> None:
     """Delete one ended run and its steps; a pending or running run must be cancelled first."""
     if run.is_active:
-        raise ValidationError(f"The run is {run.status}; cancel it first.", code="run_active")
+        raise Conflict(f"The run is {run.status}; cancel it first.")
     with transaction.atomic():
         _audit_run(run, AuditEntry.Action.RUN_DELETE, by, end_reason=run.end_reason)
         run.delete()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -13,15 +14,17 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.dashboard import actor_of, dashboard_view, flags_for, is_htmx, page_context
+from core.dashboard import JOB_OR_TEAM, Load, View, actor_of, dashboard_view, flags_for, is_htmx, page_context
+from core.errors import Conflict
 from history.chains import run_chain
 from history.forms import BulkDeleteForm
 from history.models import Run
-from history.scope import scope_for
+from history.scope import RunScope
 from history.selectors import Ordering, run_attempts, run_get, run_page
 from history.services import run_cancel, run_delete, run_rerun, runs_delete
 from history.tables import with_jobs
-from jobs.access import require
+from jobs.access import Actor
+from jobs.models import Job, Team
 from jobs.redact import redact_request
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 
@@ -30,37 +33,40 @@ NEW_ROWS_LIMIT = 50
 HTMX_STOP_POLLING = 286
 
 
-def _run_for(request: HttpRequest, run_id: UUID, permission: str = JOB_READ) -> Run:
-    """The run if its team is the caller's (else 404) and the caller holds `permission` there (else 403)."""
-    actor = actor_of(request)
+def _run(actor: Actor, run_id: UUID) -> Run:
+    """The run if its team is the caller's, else 404."""
     run = run_get(actor=actor, run_id=str(run_id))
     if run is None:
         raise Http404("No such run.")
-    require(actor, run.team_id, permission)
     return run
 
 
-def _polled_run(request: HttpRequest, run_id: UUID) -> Run | None:
-    """As _run_for, except that an htmx poll for a run that is gone (deleted meanwhile) gets None."""
-    try:
-        return _run_for(request, run_id)
-    except Http404:
-        if is_htmx(request):
-            return None
-        raise
+# The run a /runs/<uuid:run_id>/… page is about; the view gets `run`.
+RUN = Load("run_id", _run, "run")
 
 
-def _stop_polling() -> HttpResponse:
-    # htmx stops polling on 286 and swaps in the empty body: the row (or live part) goes away.
-    # An outsider gets the same answer as for a deleted run, so nothing is revealed.
-    return HttpResponse(status=HTMX_STOP_POLLING)
+def stops_polling_when_gone(view: View) -> View:
+    """An htmx poll for a run that is gone (deleted meanwhile, or never the caller's) stops polling."""
+
+    @functools.wraps(view)
+    def polled(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            if not is_htmx(request):
+                raise
+            # htmx stops polling on 286 and swaps in the empty body: the row (or live part) goes away.
+            # An outsider gets the same answer as for a deleted run, so nothing is revealed.
+            return HttpResponse(status=HTMX_STOP_POLLING)
+
+    return polled
 
 
 @require_GET
-@dashboard_view
-def job_runs_new(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse:
+@dashboard_view(permission=JOB_READ, load=JOB_OR_TEAM)
+def job_runs_new(request: HttpRequest, team: Team, job: Job | None) -> HttpResponse:
     """Polled by a run table: runs created after `since` that match the table's filters."""
-    actor, scope = scope_for(request, job_id, JOB_READ)
+    actor, scope = actor_of(request), RunScope(team=team, job=job)
     since = parse_datetime(request.GET.get("since", ""))
     form = scope.form_class(request.GET)
     if since is None or since.tzinfo is None or not form.is_valid():
@@ -91,12 +97,10 @@ def job_runs_new(request: HttpRequest, job_id: UUID | None = None) -> HttpRespon
 
 
 @require_GET
-@dashboard_view
-def run_row(request: HttpRequest, run_id: UUID) -> HttpResponse:
+@stops_polling_when_gone
+@dashboard_view(permission=JOB_READ, load=RUN)
+def run_row(request: HttpRequest, run: Run) -> HttpResponse:
     """One table row, polled every 2 s while the run is pending or running."""
-    run = _polled_run(request, run_id)
-    if run is None:
-        return _stop_polling()
     context = {"run": run, "flags": flags_for(actor_of(request), run.team_id), "feed": request.GET.get("feed") == "1"}
     return render(request, "history/_run_row.html", context)
 
@@ -116,9 +120,8 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
 
 
 @require_GET
-@dashboard_view
-def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
-    run = _run_for(request, run_id)
+@dashboard_view(permission=JOB_READ, load=RUN)
+def run_detail(request: HttpRequest, run: Run) -> HttpResponse:
     context = _detail_context(request, run)
     context["attempts"] = run_attempts(run=run)
     context["chain"] = run_chain(run)
@@ -126,12 +129,10 @@ def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
 
 
 @require_GET
-@dashboard_view
-def run_live(request: HttpRequest, run_id: UUID) -> HttpResponse:
+@stops_polling_when_gone
+@dashboard_view(permission=JOB_READ, load=RUN)
+def run_live(request: HttpRequest, run: Run) -> HttpResponse:
     """The run page's live part (status, progress, steps, result), polled while the run is active."""
-    run = _polled_run(request, run_id)
-    if run is None:
-        return _stop_polling()
     return render(request, "history/_run_live.html", _detail_context(request, run))
 
 
@@ -139,49 +140,46 @@ def run_live(request: HttpRequest, run_id: UUID) -> HttpResponse:
 
 
 @require_POST
-@dashboard_view
-def run_cancel_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
-    run = _run_for(request, run_id, JOB_RUN)
+@dashboard_view(permission=JOB_RUN, load=RUN)
+def run_cancel_view(request: HttpRequest, run: Run) -> HttpResponse:
     try:
         run = run_cancel(run=run, by=request.user)
-    except ValidationError as exc:
-        messages.warning(request, " ".join(exc.messages))
+    except Conflict as exc:
+        messages.warning(request, exc.message)
     else:
         messages.success(request, "Stopped." if not run.is_active else "Asked the worker to stop the run.")
     return redirect("history:run-detail", run_id=run.pk)
 
 
 @require_POST
-@dashboard_view
-def run_rerun_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
-    run = _run_for(request, run_id, JOB_RUN)
+@dashboard_view(permission=JOB_RUN, load=RUN)
+def run_rerun_view(request: HttpRequest, run: Run) -> HttpResponse:
     new_run = run_rerun(run=run, by=request.user, triggered_by=Run.Trigger.DASHBOARD)
     messages.success(request, "Started a new run with the same variables.")
     return redirect("history:run-detail", run_id=new_run.pk)
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def run_delete_view(request: HttpRequest, run_id: UUID) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=RUN)
+def run_delete_view(request: HttpRequest, run: Run) -> HttpResponse:
     """GET asks for confirmation; POST deletes. A pending or running run is refused (409)."""
-    run = _run_for(request, run_id, JOB_EDIT)
     context = page_context(request, run.team, run=run, job=run.job)
     if request.method == "GET" or run.is_active:
         return render(request, "history/run_confirm_delete.html", context, status=409 if run.is_active else 200)
     try:
         run_delete(run=run, by=request.user)
-    except ValidationError as exc:  # it started between the check and the delete
-        context["error"] = " ".join(exc.messages)
+    except Conflict as exc:  # it started between the check and the delete
+        context["error"] = exc.message
         return render(request, "history/run_confirm_delete.html", context, status=409)
     messages.success(request, "Deleted the run.")
     return redirect("jobs:detail", job_id=run.job_id)
 
 
 @require_POST
-@dashboard_view
-def runs_delete_view(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=JOB_OR_TEAM)
+def runs_delete_view(request: HttpRequest, team: Team, job: Job | None) -> HttpResponse:
     """Bulk delete of the runs ticked in a table: the first POST shows what will go, the confirmed one deletes."""
-    actor, scope = scope_for(request, job_id, JOB_EDIT)
+    actor, scope = actor_of(request), RunScope(team=team, job=job)
     form = BulkDeleteForm(request.POST)
     if not form.is_valid():
         messages.warning(request, " ".join(form.non_field_errors()))

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Prefetch
 
+from core.errors import Conflict
 from jobs import calendars as rules
 from jobs.audit import audit_record
 from jobs.calendar_models import Calendar, JobCalendar
@@ -22,13 +23,10 @@ from jobs.text import unclean_paths
 CALENDAR_FIELDS = ("name", "description", "holidays", "dates", "windows")
 
 
-class CalendarInUse(Exception):
-    """A calendar that jobs still use cannot be deleted: detach it from them first."""
-
-    def __init__(self, calendar: Calendar, jobs: list[str]) -> None:
-        shown = ", ".join(jobs[:10]) + (f" and {len(jobs) - 10} more" if len(jobs) > 10 else "")
-        super().__init__(f"The calendar {calendar.name!r} is attached to {shown}; detach it from them first.")
-        self.jobs = jobs
+def _in_use(calendar: Calendar, jobs: list[str]) -> Conflict:
+    """A calendar that jobs still use cannot be deleted: detach it from them first (409 naming the jobs)."""
+    shown = ", ".join(jobs[:10]) + (f" and {len(jobs) - 10} more" if len(jobs) > 10 else "")
+    return Conflict(f"The calendar {calendar.name!r} is attached to {shown}; detach it from them first.", jobs=jobs)
 
 
 def calendar_lookup(team: Team | int, ref: str) -> Calendar | None:
@@ -109,7 +107,7 @@ def calendar_delete(*, calendar: Calendar, by: Any = None) -> None:
     with transaction.atomic():
         jobs = sorted(Job.objects.filter(calendar_links__calendar=calendar).values_list("natural_id", flat=True))
         if jobs:
-            raise CalendarInUse(calendar, jobs)
+            raise _in_use(calendar, jobs)
         audit_record(
             team=calendar.team_id,
             action=AuditEntry.Action.CALENDAR_DELETE,

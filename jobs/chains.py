@@ -23,7 +23,6 @@ MAX_WITHIN_SECONDS = 7 * 86_400
 ON_VALUES = tuple(JobTrigger.On.values)
 # A page of jobs' `after` (Job.after, and so Job.schedule_text) in one query.
 TRIGGERS_PREFETCH = Prefetch("triggers", queryset=JobTrigger.objects.select_related("upstream"))
-_VERBS = {JobTrigger.On.SUCCESS: "succeeds", JobTrigger.On.FAILURE: "fails", JobTrigger.On.ANY: "ends"}
 
 
 def clean_after(value: Any) -> list[dict[str, str]]:
@@ -177,27 +176,3 @@ def triggers_replace(job: Job, after: list[dict[str, str]]) -> None:
         if entry["job"] in upstream
     )
     getattr(job, "_prefetched_objects_cache", {}).pop("triggers", None)
-
-
-def _window(seconds: int | None) -> str:
-    if not seconds:
-        return ""
-    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} seconds"
-
-
-def describe_after(after: list[dict[str, str]], after_all: bool, within_seconds: int | None) -> str:
-    """`after` in words: "after import succeeds", "after a succeeds and b succeeds, within 30 minutes"."""
-    if not after:
-        return ""
-    parts = [f"{entry['job']} {_VERBS.get(entry['on'], 'ends')}" for entry in after]
-    if not after_all or len(parts) == 1:
-        text = "after " + " or ".join(parts)
-    else:
-        text = "after " + ", ".join(parts[:-1]) + " and " + parts[-1]
-    if after_all and within_seconds:
-        text += f", within {_window(within_seconds)} of each other" if len(parts) > 1 else ""
-    return text

@@ -256,10 +256,8 @@ class Job(models.Model):
 
     @property
     def schedule_text(self) -> str:
-        from jobs.chains import describe_after  # jobs.chains reads this model
-
         saved = not self._state.adding
-        after = describe_after(self.after, self.after_all, self.after_within_seconds) if saved else ""
+        after = schedules.describe_after(self.after, self.after_all, self.after_within_seconds) if saved else ""
         if after and self.schedule_kind == self.Kind.NONE:
             return after[0].upper() + after[1:]
         parts = [schedules.describe(self.schedule)]

@@ -403,3 +403,31 @@ def dst_note(instant: datetime, zone: str) -> str:
     if just_before is not None and offset is not None and offset > just_before:
         return "clocks go forward here: a slot in the skipped hour fires at this instant"
     return ""
+
+
+# A chain's outcomes in words (jobs.models.JobTrigger.On's values).
+_VERBS = {"success": "succeeds", "failure": "fails", "any": "ends"}
+
+
+def _window(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
+def describe_after(after: list[dict[str, str]], after_all: bool, within_seconds: int | None) -> str:
+    """`after` in words: "after import succeeds", "after a succeeds and b succeeds, within 30 minutes"."""
+    if not after:
+        return ""
+    parts = [f"{entry['job']} {_VERBS.get(entry['on'], 'ends')}" for entry in after]
+    if not after_all or len(parts) == 1:
+        text = "after " + " or ".join(parts)
+    else:
+        text = "after " + ", ".join(parts[:-1]) + " and " + parts[-1]
+    if after_all and within_seconds:
+        text += f", within {_window(within_seconds)} of each other" if len(parts) > 1 else ""
+    return text

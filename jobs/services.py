@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict
 from jobs import schedules
 from jobs.audit import audit_record
 from jobs.auth import hash_secret, new_key_material
@@ -134,11 +135,9 @@ def _keep_an_admin(membership: Membership, verb: str) -> None:
         .values_list("pk", flat=True)
     )
     if admins == [membership.pk]:
-        raise ValidationError(
-            {
-                "role": f"{membership.user.get_username()} is the team's last admin and cannot be {verb}:"
-                " make someone else admin first."
-            }
+        raise Conflict(
+            f"{membership.user.get_username()} is the team's last admin and cannot be {verb}:"
+            " make someone else admin first."
         )
 
 

@@ -12,13 +12,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from alerts.api import serializers as s
 from alerts.models import AlertRule, Channel, Delivery, Incident
 from alerts.services import channel_create, channel_delete, channel_test, rule_delete, rule_save
 from config.problems import problem_responses
-from jobs.access import actor_from_request, team_for_actor
+from core.api import TeamScopedView
+from jobs.access import actor_from_request
 from jobs.models import Team
 from jobs.roles import JOB_EDIT, JOB_READ, TEAM_ADMIN
 
@@ -29,10 +29,6 @@ LIMIT = OpenApiParameter("limit", int, description="At most this many, newest fi
 STATUS = OpenApiParameter("status", str, description="Only this status")
 JOB = OpenApiParameter("job", str, description="Only this job (UUID)")
 INCIDENT = OpenApiParameter("incident", str, description="Only this incident (UUID)")
-
-
-def _team(request: Request, slug: str, permission: str) -> Team:
-    return team_for_actor(actor_from_request(request), slug, permission)
 
 
 def _one(queryset: QuerySet, pk: str, what: str) -> Any:
@@ -67,7 +63,9 @@ def _uuid_param(request: Request, name: str) -> uuid.UUID | None:
         raise ValidationError({name: ["A UUID."]}) from None
 
 
-class ChannelsView(APIView):
+class ChannelsView(TeamScopedView):
+    required = {"GET": JOB_READ, "POST": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="channels_list",
         summary="The team's alert channels, URLs redacted (job:read)",
@@ -76,7 +74,7 @@ class ChannelsView(APIView):
         responses={200: s.ChannelListSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         return Response({"channels": [s.channel_item(c) for c in Channel.objects.filter(team=found)]})
 
     @extend_schema(
@@ -89,7 +87,7 @@ class ChannelsView(APIView):
     )
     def post(self, request: Request, team: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         serializer = s.ChannelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -102,7 +100,9 @@ class ChannelsView(APIView):
         return Response(s.channel_item(channel), status=status.HTTP_201_CREATED)
 
 
-class ChannelView(APIView):
+class ChannelView(TeamScopedView):
+    required = {"GET": JOB_READ, "DELETE": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="channels_retrieve",
         summary="One channel, URL redacted (job:read)",
@@ -111,7 +111,7 @@ class ChannelView(APIView):
         responses={200: s.ChannelSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str, id: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         return Response(s.channel_item(_one(Channel.objects.filter(team=found), id, "channel")))
 
     @extend_schema(
@@ -122,12 +122,14 @@ class ChannelView(APIView):
         responses={204: None, **problem_responses(403)},
     )
     def delete(self, request: Request, team: str, id: str) -> Response:
-        found = _team(request, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         channel_delete(channel=_one(Channel.objects.filter(team=found), id, "channel"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChannelTestView(APIView):
+class ChannelTestView(TeamScopedView):
+    required = {"POST": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="channels_test",
         summary="Send a test alert now (team:admin) and answer with its delivery: delivered, or failed and why",
@@ -138,7 +140,7 @@ class ChannelTestView(APIView):
     )
     def post(self, request: Request, team: str, id: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         channel = _one(Channel.objects.filter(team=found).select_related("team"), id, "channel")
         return Response(s.delivery_item(channel_test(channel=channel, by=actor.user)))
 
@@ -147,7 +149,9 @@ def _rules(team: Team) -> QuerySet:
     return AlertRule.objects.filter(team=team).prefetch_related("channels")
 
 
-class RulesView(APIView):
+class RulesView(TeamScopedView):
+    required = {"GET": JOB_READ, "POST": JOB_EDIT}
+
     @extend_schema(
         operation_id="alert_rules_list",
         summary="The team's alert rules: per job, and team defaults (job null) (job:read)",
@@ -156,7 +160,7 @@ class RulesView(APIView):
         responses={200: s.RuleListSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         return Response({"rules": [s.rule_item(rule) for rule in _rules(found)]})
 
     @extend_schema(
@@ -168,7 +172,7 @@ class RulesView(APIView):
         responses={201: s.RuleSerializer, **problem_responses(400, 403, 413)},
     )
     def post(self, request: Request, team: str) -> Response:
-        found = _team(request, team, JOB_EDIT)
+        found = self.visible_team(request, team)
         serializer = s.RuleWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -178,7 +182,9 @@ class RulesView(APIView):
         return Response(s.rule_item(rule), status=status.HTTP_201_CREATED)
 
 
-class RuleView(APIView):
+class RuleView(TeamScopedView):
+    required = {"GET": JOB_READ, "PATCH": JOB_EDIT, "DELETE": JOB_EDIT}
+
     @extend_schema(
         operation_id="alert_rules_retrieve",
         summary="One rule (job:read)",
@@ -187,7 +193,7 @@ class RuleView(APIView):
         responses={200: s.RuleSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str, id: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         return Response(s.rule_item(_one(_rules(found), id, "rule")))
 
     @extend_schema(
@@ -199,7 +205,7 @@ class RuleView(APIView):
         responses={200: s.RuleSerializer, **problem_responses(400, 403, 413)},
     )
     def patch(self, request: Request, team: str, id: str) -> Response:
-        found = _team(request, team, JOB_EDIT)
+        found = self.visible_team(request, team)
         rule = _one(_rules(found), id, "rule")
         serializer = s.RuleWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -217,12 +223,14 @@ class RuleView(APIView):
         responses={204: None, **problem_responses(403)},
     )
     def delete(self, request: Request, team: str, id: str) -> Response:
-        found = _team(request, team, JOB_EDIT)
+        found = self.visible_team(request, team)
         rule_delete(rule=_one(_rules(found), id, "rule"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class IncidentsView(APIView):
+class IncidentsView(TeamScopedView):
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="incidents_list",
         summary="The team's incidents, newest first (job:read)",
@@ -231,7 +239,7 @@ class IncidentsView(APIView):
         responses={200: s.IncidentListSerializer, **problem_responses(400, 403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         incidents = Incident.objects.filter(team=found).select_related("job")
         if request.query_params.get("status"):
             incidents = incidents.filter(status=request.query_params["status"])
@@ -240,7 +248,9 @@ class IncidentsView(APIView):
         return Response({"incidents": [s.incident_item(i) for i in incidents[: _limit(request)]]})
 
 
-class IncidentView(APIView):
+class IncidentView(TeamScopedView):
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="incidents_retrieve",
         summary="One incident with its deliveries (job:read)",
@@ -249,13 +259,15 @@ class IncidentView(APIView):
         responses={200: s.IncidentDetailSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str, id: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         incident = _one(Incident.objects.filter(team=found).select_related("job"), id, "incident")
         deliveries = [s.delivery_item(d) for d in incident.deliveries.all()]
         return Response({**s.incident_item(incident), "deliveries": deliveries})
 
 
-class DeliveriesView(APIView):
+class DeliveriesView(TeamScopedView):
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="deliveries_list",
         summary="The delivery log: every alert attempt, newest first (job:read)",
@@ -264,7 +276,7 @@ class DeliveriesView(APIView):
         responses={200: s.DeliveryListSerializer, **problem_responses(400, 403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        found = _team(request, team, JOB_READ)
+        found = self.visible_team(request, team)
         deliveries = Delivery.objects.filter(team=found)
         if request.query_params.get("status"):
             deliveries = deliveries.filter(status=request.query_params["status"])

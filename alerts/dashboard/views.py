@@ -19,28 +19,17 @@ from django.views.decorators.http import require_GET, require_POST
 from alerts.dashboard.forms import ChannelForm, RuleForm
 from alerts.models import AlertRule, Channel, Delivery, Incident
 from alerts.services import channel_create, channel_delete, channel_test, rule_delete, rule_save
-from core.dashboard import actor_of, current_team, dashboard_view, page_context, paginate, teams_of
+from core.dashboard import JOB_FIELD, Load, dashboard_view, page_context, paginate
 from history.models import Run
-from jobs.access import job_for_actor, require
+from jobs.access import Actor
 from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ, TEAM_ADMIN
 
 
-def _team(request: HttpRequest, permission: str) -> tuple[Team, list[Team]]:
-    actor = actor_of(request)
-    teams = teams_of(actor)
-    team = current_team(request, teams)
-    if team is None:
-        raise Http404("You are not in a team yet.")
-    require(actor, team.pk, permission)
-    return team, teams
-
-
-def _render_channels(request: HttpRequest, team: Team, teams: list[Team], status: int = 200, **extra: Any) -> Any:
+def _render_channels(request: HttpRequest, team: Team, status: int = 200, **extra: Any) -> Any:
     context = page_context(
         request,
         team,
-        teams=teams,
         channels=list(Channel.objects.filter(team=team)),
         rules=list(AlertRule.objects.filter(team=team, job__isnull=True).prefetch_related("channels")),
         deliveries=list(Delivery.objects.filter(team=team).select_related("incident")[:20]),
@@ -52,16 +41,14 @@ def _render_channels(request: HttpRequest, team: Team, teams: list[Team], status
 
 
 @require_GET
-@dashboard_view
-def channels_page(request: HttpRequest) -> HttpResponse:
-    team, teams = _team(request, JOB_READ)
-    return _render_channels(request, team, teams)
+@dashboard_view(permission=JOB_READ)
+def channels_page(request: HttpRequest, team: Team) -> HttpResponse:
+    return _render_channels(request, team)
 
 
 @require_POST
-@dashboard_view
-def channel_create_view(request: HttpRequest) -> HttpResponse:
-    team, teams = _team(request, TEAM_ADMIN)
+@dashboard_view(permission=TEAM_ADMIN)
+def channel_create_view(request: HttpRequest, team: Team) -> HttpResponse:
     form = ChannelForm(request.POST)
     if form.is_valid():
         try:
@@ -73,7 +60,7 @@ def channel_create_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Added the channel “{channel.name}”. Send it a test alert to check it.")
             return redirect("alerts:channels")
-    return _render_channels(request, team, teams, status=400, channel_form=form)
+    return _render_channels(request, team, status=400, channel_form=form)
 
 
 def _channel(team: Team, channel_id: UUID) -> Channel:
@@ -84,20 +71,18 @@ def _channel(team: Team, channel_id: UUID) -> Channel:
 
 
 @require_POST
-@dashboard_view
-def channel_test_view(request: HttpRequest, channel_id: UUID) -> HttpResponse:
-    team, teams = _team(request, TEAM_ADMIN)
+@dashboard_view(permission=TEAM_ADMIN)
+def channel_test_view(request: HttpRequest, team: Team, channel_id: UUID) -> HttpResponse:
     result = channel_test(channel=_channel(team, channel_id), by=request.user)
-    return _render_channels(request, team, teams, test_result=result)
+    return _render_channels(request, team, test_result=result)
 
 
 @require_POST
-@dashboard_view
-def channel_delete_view(request: HttpRequest, channel_id: UUID) -> HttpResponse:
-    team, teams = _team(request, TEAM_ADMIN)
+@dashboard_view(permission=TEAM_ADMIN)
+def channel_delete_view(request: HttpRequest, team: Team, channel_id: UUID) -> HttpResponse:
     channel = _channel(team, channel_id)
     if request.POST.get("confirm") != "yes":
-        context = page_context(request, team, teams=teams, channel=channel, rules=channel.rules.count())
+        context = page_context(request, team, channel=channel, rules=channel.rules.count())
         return render(request, "alerts/channel_confirm_delete.html", context)
     channel_delete(channel=channel)
     messages.success(request, f"Deleted the channel “{channel.name}”.")
@@ -105,16 +90,9 @@ def channel_delete_view(request: HttpRequest, channel_id: UUID) -> HttpResponse:
 
 
 @require_POST
-@dashboard_view
-def rule_create_view(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=JOB_FIELD)
+def rule_create_view(request: HttpRequest, team: Team, job: Job | None) -> HttpResponse:
     """A team default rule (from the channels page), or a job's own (from the job page: `job` in the form)."""
-    actor = actor_of(request)
-    job: Job | None = None
-    if request.POST.get("job"):
-        job = job_for_actor(actor, request.POST["job"], JOB_EDIT)
-        team, teams = job.team, teams_of(actor)
-    else:
-        team, teams = _team(request, JOB_EDIT)
     form = RuleForm(request.POST, team=team)
     if form.is_valid():
         try:
@@ -127,7 +105,7 @@ def rule_create_view(request: HttpRequest) -> HttpResponse:
     if job is not None:
         messages.error(request, "The alert rule was not saved: " + "; ".join(_form_errors(form)))
         return redirect("jobs:detail", job_id=job.pk)
-    return _render_channels(request, team, teams, status=400, rule_form=form)
+    return _render_channels(request, team, status=400, rule_form=form)
 
 
 def _form_errors(form: RuleForm) -> list[str]:
@@ -135,14 +113,16 @@ def _form_errors(form: RuleForm) -> list[str]:
             for name, errors in form.errors.items()]  # fmt: skip
 
 
-@require_POST
-@dashboard_view
-def rule_delete_view(request: HttpRequest, rule_id: UUID) -> HttpResponse:
-    actor = actor_of(request)
+def _rule(actor: Actor, rule_id: UUID) -> AlertRule:
     rule = AlertRule.objects.filter(pk=rule_id, team_id__in=actor.team_ids).select_related("job").first()
     if rule is None:
         raise Http404("No such rule.")
-    require(actor, rule.team_id, JOB_EDIT)
+    return rule
+
+
+@require_POST
+@dashboard_view(permission=JOB_EDIT, load=Load("rule_id", _rule, "rule"))
+def rule_delete_view(request: HttpRequest, rule: AlertRule) -> HttpResponse:
     back = ("jobs:detail", {"job_id": rule.job_id}) if rule.job_id else ("alerts:channels", {})
     if request.POST.get("confirm") != "yes":
         context = page_context(request, rule.team, rule=rule, back_url=reverse(back[0], kwargs=back[1]))
@@ -153,30 +133,29 @@ def rule_delete_view(request: HttpRequest, rule_id: UUID) -> HttpResponse:
 
 
 @require_GET
-@dashboard_view
-def incidents_page(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission=JOB_READ, load=JOB_FIELD)
+def incidents_page(request: HttpRequest, team: Team, job: Job | None) -> HttpResponse:
     """The team's incidents, open first; ?job= narrows them to one job, ?status= to open or closed."""
-    actor = actor_of(request)
-    job = job_for_actor(actor, request.GET["job"], JOB_READ) if request.GET.get("job") else None
-    team, teams = (job.team, teams_of(actor)) if job else _team(request, JOB_READ)
     incidents = Incident.objects.filter(team=team).select_related("job").order_by("status", "-opened_at")
     if job is not None:
         incidents = incidents.filter(job=job)
     status = request.GET.get("status", "")
     if status in Incident.Status.values:
         incidents = incidents.filter(status=status)
-    context = page_context(request, team, teams=teams, page=paginate(incidents, request), job=job, status=status)
+    context = page_context(request, team, page=paginate(incidents, request), job=job, status=status)
     return render(request, "alerts/incidents.html", context)
 
 
-@require_GET
-@dashboard_view
-def incident_detail(request: HttpRequest, incident_id: UUID) -> HttpResponse:
-    actor = actor_of(request)
+def _incident(actor: Actor, incident_id: UUID) -> Incident:
     incident = Incident.objects.filter(pk=incident_id, team_id__in=actor.team_ids).select_related("job").first()
     if incident is None:
         raise Http404("No such incident.")
-    require(actor, incident.team_id, JOB_READ)
+    return incident
+
+
+@require_GET
+@dashboard_view(permission=JOB_READ, load=Load("incident_id", _incident, "incident"))
+def incident_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     runs = Run.objects.filter(job_id=incident.job_id, finished_at__gte=incident.opened_at)
     if incident.closed_at is not None:
         runs = runs.filter(finished_at__lte=incident.closed_at)
@@ -191,14 +170,13 @@ def incident_detail(request: HttpRequest, incident_id: UUID) -> HttpResponse:
 
 
 @require_GET
-@dashboard_view
-def deliveries_page(request: HttpRequest) -> HttpResponse:
-    team, teams = _team(request, JOB_READ)
+@dashboard_view(permission=JOB_READ)
+def deliveries_page(request: HttpRequest, team: Team) -> HttpResponse:
     deliveries = Delivery.objects.filter(team=team).select_related("incident", "job")
     status = request.GET.get("status", "")
     if status in Delivery.Status.values:
         deliveries = deliveries.filter(status=status)
-    context = page_context(request, team, teams=teams, page=paginate(deliveries, request, 50), status=status)
+    context = page_context(request, team, page=paginate(deliveries, request, 50), status=status)
     return render(request, "alerts/deliveries.html", context)
 
 

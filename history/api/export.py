@@ -15,9 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from config.problems import problem_responses
+from core.api import TeamScopedView
 from core.docs import JOB_ID
 from core.params import query_sort
 from history.api import docs
@@ -25,7 +25,7 @@ from history.api.paging import DEFAULT_SORT, SORTS
 from history.api.serializers import run_item
 from history.models import Run
 from history.selectors import Ordering, run_export_iter, run_list
-from jobs.access import actor_from_request, job_for_actor
+from jobs.access import actor_from_request
 from jobs.roles import JOB_READ
 
 CSV_FIELDS = (
@@ -106,7 +106,8 @@ def ndjson_chunks(runs: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield "\n".join(lines) + "\n"
 
 
-class JobHistoryExportView(APIView):
+class JobHistoryExportView(TeamScopedView):
+    required = {"GET": JOB_READ}
     renderer_classes = [CSVRenderer, NDJSONRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
@@ -136,7 +137,7 @@ class JobHistoryExportView(APIView):
     )
     def get(self, request: Request, id: str) -> StreamingHttpResponse:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_READ)
+        job = self.visible_job(request, id)
         field, descending = query_sort(request.query_params, SORTS, DEFAULT_SORT)
         runs = run_list(actor=actor, job=job, filters=request.query_params)
         fmt = request.accepted_renderer.format

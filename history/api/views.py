@@ -11,10 +11,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from config.problems import Conflict, problem_responses
+from config.problems import problem_responses
 from config.renderers import FAST_RENDERERS
+from core.api import TeamScopedView
 from core.docs import JOB_ID
 from core.params import query_choice
 from core.times import iso
@@ -35,10 +35,11 @@ from history.models import Run
 from history.rows import row_of
 from history.selectors import run_get, run_list, run_list_unsearched, run_stats
 from history.services import run_cancel, run_delete, run_rerun, run_trigger, runs_delete
-from jobs.access import LISTED_JOB_FIELDS, Actor, actor_from_request, job_for_actor, require_any
+from jobs.access import Actor, actor_from_request
 from jobs.api.strict import refuse_fields, unknown_fields
 from jobs.models import Job
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.selectors import LISTED_JOB_FIELDS
 
 TAGS = ["history"]
 JOB_TAGS = ["jobs"]  # run now and stats are actions on the job; they answer with its runs
@@ -60,7 +61,17 @@ def run_response(actor: Actor, run: Run, status_code: int = status.HTTP_200_OK) 
     return Response(run_item(row_of(fresh)), status=status_code, headers=headers)
 
 
-class JobHistoryViewSet(viewsets.ViewSet):
+class JobHistoryViewSet(viewsets.ViewSetMixin, TeamScopedView):
+    required = {
+        "index": JOB_READ,
+        "run": JOB_RUN,
+        "stats": JOB_READ,
+        "retrieve": JOB_READ,
+        "destroy": JOB_EDIT,
+        "cancel": JOB_RUN,
+        "rerun": JOB_RUN,
+        "delete_matching": JOB_EDIT,
+    }
     renderer_classes = FAST_RENDERERS
 
     @extend_schema(
@@ -72,7 +83,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def index(self, request: Request, id: str) -> Response:  # the seed's name
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_READ, only=LISTED_JOB_FIELDS)
+        job = self.visible_job(request, id, only=LISTED_JOB_FIELDS)
         runs = run_list(actor=actor, job=job, filters=request.query_params)
         return Response(history_envelope(request, runs))
 
@@ -86,7 +97,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def run(self, request: Request, id: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_RUN)
+        job = self.visible_job(request, id)
         serializer = TriggerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         variables = serializer.validated_data.get("variables")
@@ -101,7 +112,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
         responses={200: StatsSerializer, **problem_responses(400, 403, 409)},
     )
     def stats(self, request: Request, id: str) -> Response:
-        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        job = self.visible_job(request, id)
         window = request.query_params.get("window") or "24h"
         since = timezone.now() - query_choice(request.query_params, "window", WINDOWS, "24h")
         stats = run_stats(job=job, since=since)
@@ -130,7 +141,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_READ)
+        job = self.visible_job(request, id)
         run = _run_of(actor, job, historyId)
         return Response({**run_item(row_of(run)), "chain": run_chain(run)})
 
@@ -143,12 +154,9 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def destroy(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_EDIT)
+        job = self.visible_job(request, id)
         run = _run_of(actor, job, historyId)
-        try:
-            run_delete(run=run, by=actor.user)
-        except ValidationError as exc:
-            raise Conflict(" ".join(exc.messages)) from exc
+        run_delete(run=run, by=actor.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -161,13 +169,10 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def cancel(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_RUN)
+        job = self.visible_job(request, id)
         run = _run_of(actor, job, historyId)
         refuse_fields(request.data)
-        try:
-            run = run_cancel(run=run, by=actor.user)
-        except ValidationError as exc:
-            raise Conflict(" ".join(exc.messages)) from exc
+        run = run_cancel(run=run, by=actor.user)
         return run_response(actor, run)
 
     @extend_schema(
@@ -180,7 +185,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def rerun(self, request: Request, id: str, historyId: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_RUN)
+        job = self.visible_job(request, id)
         run = _run_of(actor, job, historyId)
         refuse_fields(request.data)
         new_run = run_rerun(run=run, by=actor.user, triggered_by=Run.Trigger.API)
@@ -196,7 +201,7 @@ class JobHistoryViewSet(viewsets.ViewSet):
     )
     def delete_matching(self, request: Request, id: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_EDIT)
+        job = self.visible_job(request, id)
         if not isinstance(request.data, dict):
             raise ValidationError({"body": "Send the filters as a JSON object (may be empty: {})."})
         unknown = unknown_fields(request.data, HistoryFilterSerializer().fields)
@@ -206,7 +211,8 @@ class JobHistoryViewSet(viewsets.ViewSet):
         return Response({"deleted": runs_delete(queryset=runs, by=actor.user)})
 
 
-class HistoryListView(APIView):
+class HistoryListView(TeamScopedView):
+    required_in_some_team = {"GET": JOB_READ}
     renderer_classes = FAST_RENDERERS
 
     @extend_schema(
@@ -218,7 +224,6 @@ class HistoryListView(APIView):
     )
     def get(self, request: Request) -> Response:
         actor = actor_from_request(request)
-        require_any(actor, JOB_READ)
         runs = run_list(actor=actor, filters=request.query_params)
         unsearched = run_list_unsearched(actor=actor, filters=request.query_params)
         return Response(history_envelope(request, runs, unsearched))

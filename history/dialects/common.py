@@ -12,10 +12,10 @@ from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.problems import PROBLEM_CONTENT_TYPE
 from config.renderers import FAST_RENDERERS
+from core.api import TeamScopedView
 from history.selectors import Ordering
 
 ExceptionHandler = Callable[[Exception, dict[str, Any]], Response | None]
@@ -24,7 +24,7 @@ ExceptionHandler = Callable[[Exception, dict[str, Any]], Response | None]
 NEWEST_FIRST = Ordering("created_at", descending=True)
 
 
-class DialectView(APIView):
+class DialectView(TeamScopedView):
     """An endpoint in a peer's dialect. Subclasses override `error_body` when the peer's errors aren't problem+json."""
 
     renderer_classes = FAST_RENDERERS

@@ -22,9 +22,10 @@ from history.models import Run
 from history.rows import succeeded
 from history.selectors import run_list, run_page
 from history.shapes import Field, Shape, column
-from jobs.access import LISTED_JOB_FIELDS, actor_from_request, job_for_actor
+from jobs.access import actor_from_request
 from jobs.engine import plans
 from jobs.roles import JOB_READ
+from jobs.selectors import LISTED_JOB_FIELDS
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -98,6 +99,8 @@ class KrafterExecutionsSerializer(serializers.Serializer):
 class ExecutionsView(DialectView):
     """A job's ended runs, most recent first, as Krafter Cron's executions (seed 003)."""
 
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="krafter_executions",
         summary="Krafter: list a job's executions (ended runs), most recent first",
@@ -116,7 +119,7 @@ class ExecutionsView(DialectView):
     )
     def get(self, request: Request, id: str) -> Response:  # the seed's name
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_READ, only=LISTED_JOB_FIELDS)
+        job = self.visible_job(request, id, only=LISTED_JOB_FIELDS)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         runs = run_list(actor=actor, job=job, filters={"status": Run.Status.ENDED})
         page = run_page(runs, ordering=NEWEST_FIRST, limit=limit, as_rows=True, steps=False)

@@ -25,7 +25,7 @@ from history.models import Run
 from history.rows import active, succeeded
 from history.selectors import Cursor, run_list, run_page, with_slot_completions
 from history.shapes import Field, Shape, column
-from jobs.access import actor_from_request, job_for_actor, team_for_actor
+from jobs.access import actor_from_request
 from jobs.roles import JOB_READ
 
 DEFAULT_PER_PAGE = 50
@@ -129,6 +129,8 @@ def _path(name: str, description: str) -> OpenApiParameter:
 class JobRunsView(DialectView):
     """Runs of one job in a team, newest first, paged by `page`/`per_page` or by `cursor` (seed 001)."""
 
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="northflank_job_runs",
         summary="Northflank: get job runs, newest first",
@@ -148,7 +150,7 @@ class JobRunsView(DialectView):
     )
     def get(self, request: Request, projectId: str, jobId: str) -> Response:  # the seed's names
         actor = actor_from_request(request)
-        team = team_for_actor(actor, projectId, JOB_READ)
-        job = job_for_actor(actor, jobId, JOB_READ, team_id=team.pk)
+        team = self.visible_team(request, projectId)
+        job = self.visible_job(request, jobId, team_id=team.pk)
         runs = with_slot_completions(run_list(actor=actor, job=job))
         return Response(northflank_page(request, runs))

@@ -19,13 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.clean_input import CleanJSONParser
-from config.problems import Conflict
 from core.times import iso
 from history.dialects.common import DialectView
 from history.models import Run, RunStep
 from history.selectors import run_get
 from history.services import run_cancel, run_trigger
-from jobs.access import Actor, actor_from_request, job_for_actor, require
+from jobs.access import actor_from_request
 from jobs.api.strict import StrictSerializer
 from jobs.models import NATURAL_ID_RE
 from jobs.roles import JOB_READ, JOB_RUN
@@ -96,8 +95,9 @@ def prunner_job(run: Run) -> dict[str, Any]:
     )
 
 
-def _run_for(actor: Actor, request: Request, permission: str) -> Run:
-    """The run named by `?id=`: 400 if missing or not a UUID, 404 if not visible, 403 without `permission`."""
+def _run_for(view: DialectView, request: Request) -> Run:
+    """The run named by `?id=`: 400 if missing or not a UUID, 404 if not visible, 403 without the view's permission."""
+    actor = actor_from_request(request)
     run_id = request.query_params.get("id", "").strip()
     if not run_id:
         raise ValidationError({"query.id": "The job id is required."})
@@ -108,7 +108,7 @@ def _run_for(actor: Actor, request: Request, permission: str) -> Run:
     run = run_get(actor=actor, run_id=run_id)
     if run is None:
         raise exceptions.NotFound(f"Job {run_id} not found.")
-    require(actor, run.team_id, permission)
+    view.check_object_permissions(request, run)
     return run
 
 
@@ -189,6 +189,8 @@ class PrunnerView(DialectView):
 class JobDetailView(PrunnerView):
     """One run as a prunner job, with its steps as `tasks` (seed 002)."""
 
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="prunner_job_detail",
         summary="prunner: get details about a single job (one of our runs)",
@@ -197,12 +199,14 @@ class JobDetailView(PrunnerView):
         responses={200: PrunnerJobSerializer, **error_responses(400, 403)},
     )
     def get(self, request: Request) -> Response:
-        run = _run_for(actor_from_request(request), request, JOB_READ)
+        run = _run_for(self, request)
         return Response(prunner_job(run))
 
 
 class JobCancelView(PrunnerView):
     """Cancel a run: a pending one stops at once, a running one is asked to stop."""
+
+    required = {"POST": JOB_RUN}
 
     @extend_schema(
         operation_id="prunner_job_cancel",
@@ -214,16 +218,15 @@ class JobCancelView(PrunnerView):
     )
     def post(self, request: Request) -> Response:
         actor = actor_from_request(request)
-        run = _run_for(actor, request, JOB_RUN)
-        try:
-            run_cancel(run=run, by=actor.user)
-        except ValidationError as exc:
-            raise Conflict(" ".join(exc.messages)) from exc
+        run = _run_for(self, request)
+        run_cancel(run=run, by=actor.user)
         return Response(status=status.HTTP_200_OK)
 
 
 class PipelinesScheduleView(PrunnerView):
     """Trigger a run of the job named by `pipeline`, with optional variables."""
+
+    required = {"POST": JOB_RUN}
 
     parser_classes = [CleanJSONParser]  # prunner's schedule consumes application/json only
 
@@ -238,7 +241,7 @@ class PipelinesScheduleView(PrunnerView):
         actor = actor_from_request(request)
         body = PrunnerScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = job_for_actor(actor, body.validated_data["pipeline"], JOB_RUN)
+        job = self.visible_job(request, body.validated_data["pipeline"])
         run = run_trigger(
             job=job, by=actor.user, triggered_by=Run.Trigger.API, variables=body.validated_data.get("variables")
         )

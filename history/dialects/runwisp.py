@@ -25,9 +25,10 @@ from history.dialects.common import DialectView
 from history.models import Run
 from history.selectors import Ordering, run_count, run_list, run_page
 from history.shapes import Field, Shape, column
-from jobs.access import LISTED_JOB_FIELDS, actor_from_request, job_for_actor
+from jobs.access import actor_from_request
 from jobs.models import Job
 from jobs.roles import JOB_READ
+from jobs.selectors import LISTED_JOB_FIELDS
 
 TASK_NAME_RE = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
 DEFAULT_LIMIT = 50
@@ -162,6 +163,8 @@ class RunWispView(DialectView):
 class TaskRunsView(RunWispView):
     """A task's runs with offset/limit, filters and sorting."""
 
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="runwisp_task_runs",
         summary="RunWisp: list runs for a task (a job, by natural ID)",
@@ -187,7 +190,7 @@ class TaskRunsView(RunWispView):
         if not TASK_NAME_RE.match(taskName):
             raise ValidationError({"path.taskName": "Use 1–100 letters, digits, '.', '_' or '-'."})
         actor = actor_from_request(request)
-        job = job_for_actor(actor, taskName, JOB_READ, only=LISTED_JOB_FIELDS)
+        job = self.visible_job(request, taskName, only=LISTED_JOB_FIELDS)
         runs = _task_runs(actor, job, request)
         ordering = _ordering(request)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)

@@ -34,7 +34,7 @@ from history.api.serializers import STEP_WARNING
 from history.dialects.runwisp import RunWispView
 from history.models import Run
 from history.selectors import run_visible
-from jobs.access import actor_from_request, require_any
+from jobs.access import actor_from_request
 from jobs.roles import JOB_READ
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -118,6 +118,8 @@ class NotificationsListSerializer(serializers.Serializer):
 class NotificationsView(RunWispView):
     """Runs that succeeded with a warning, as RunWisp notifications of severity `warn`."""
 
+    required_in_some_team = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="runwisp_notifications",
         summary="RunWisp: list in-app notifications (runs that succeeded with a warning)",
@@ -130,7 +132,6 @@ class NotificationsView(RunWispView):
     )
     def get(self, request: Request) -> Response:
         actor = actor_from_request(request)
-        require_any(actor, JOB_READ)
         limit = query_int(request.query_params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT, blank=False)
         runs = run_visible(actor=actor).filter(
             status=Run.Status.ENDED, end_reason=Run.EndReason.SUCCESS, warnings=True, finished_at__isnull=False

@@ -12,14 +12,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.problems import problem_responses
+from core.api import TeamScopedView
 from core.docs import query_param
 from core.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, offset_links, query_int
 from core.times import iso
 from history.selectors import UtcDateTimeFilter, empty_filters
-from jobs.access import Actor, actor_from_request, require_any
+from jobs.access import Actor, actor_from_request
 from jobs.models import AuditEntry
 from jobs.roles import TEAM_ADMIN
 
@@ -92,7 +92,9 @@ class AuditListSerializer(serializers.Serializer):
     total = serializers.IntegerField()
 
 
-class AuditListView(APIView):
+class AuditListView(TeamScopedView):
+    required_in_some_team = {"GET": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="audit_list",
         summary="The audit log of the teams where the caller is an admin (team:admin), newest first",
@@ -114,7 +116,6 @@ class AuditListView(APIView):
     )
     def get(self, request: Request) -> Response:
         actor = actor_from_request(request)
-        require_any(actor, TEAM_ADMIN)
         params, gather = request.query_params, Gathered()
         limit = gather(query_int, params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
         start = gather(query_int, params, "start", default=0, low=0, high=2_000_000_000)

@@ -8,12 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.problems import problem_responses
 from core import docs
+from core.api import TeamScopedView
 from core.times import iso
-from jobs.access import actor_from_request, job_for_actor
 from jobs.api.strict import StrictSerializer
 from jobs.backfill import MAX_RATE, job_backfill
 from jobs.roles import JOB_RUN
@@ -38,7 +37,9 @@ class BackfillResultSerializer(serializers.Serializer):
     runs = serializers.ListField(child=serializers.UUIDField(), help_text="The new runs' ids, in slot order.")
 
 
-class JobBackfillView(APIView):
+class JobBackfillView(TeamScopedView):
+    required = {"POST": JOB_RUN}
+
     @extend_schema(
         operation_id="jobs_backfill",
         summary="Create a run for every past slot in [from, to], paced (job:run); at most 1,000 slots",
@@ -48,7 +49,7 @@ class JobBackfillView(APIView):
         responses={202: BackfillResultSerializer, **problem_responses(400, 403)},
     )
     def post(self, request: Request, id: str) -> Response:
-        job = job_for_actor(actor_from_request(request), id, JOB_RUN)
+        job = self.visible_job(request, id)
         serializer = BackfillSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

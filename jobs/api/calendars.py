@@ -9,14 +9,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from config.problems import Conflict, problem_responses
+from config.problems import problem_responses
+from core.api import TeamScopedView
 from core.times import iso
-from jobs.access import actor_from_request, team_for_actor
+from jobs.access import actor_from_request
 from jobs.api.strict import StrictSerializer
 from jobs.calendar_models import Calendar
-from jobs.calendar_services import CalendarInUse, calendar_delete, calendar_lookup, calendar_summary, calendar_write
+from jobs.calendar_services import calendar_delete, calendar_lookup, calendar_summary, calendar_write
 from jobs.models import Team
 from jobs.roles import JOB_EDIT, JOB_READ
 
@@ -124,7 +124,9 @@ def _write(request: Request, team: Team, calendar: Calendar | None) -> Calendar:
         raise ValidationError({key or "body": value for key, value in exc.message_dict.items()}) from exc
 
 
-class TeamCalendarsView(APIView):
+class TeamCalendarsView(TeamScopedView):
+    required = {"GET": JOB_READ, "POST": JOB_EDIT}
+
     @extend_schema(
         operation_id="calendars_list",
         summary="The team's calendars (job:read)",
@@ -133,7 +135,7 @@ class TeamCalendarsView(APIView):
         responses={200: CalendarListSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        found = team_for_actor(actor_from_request(request), team, JOB_READ)
+        found = self.visible_team(request, team)
         calendars = Calendar.objects.filter(team=found).prefetch_related("job_links__job").order_by("name")
         return Response({"calendars": [calendar_item(calendar, found) for calendar in calendars]})
 
@@ -146,12 +148,14 @@ class TeamCalendarsView(APIView):
         responses={201: CalendarSerializer, **problem_responses(400, 403, 413)},
     )
     def post(self, request: Request, team: str) -> Response:
-        found = team_for_actor(actor_from_request(request), team, JOB_EDIT)
+        found = self.visible_team(request, team)
         calendar = _write(request, found, None)
         return Response(calendar_item(_fresh(calendar), found), status=status.HTTP_201_CREATED)
 
 
-class TeamCalendarView(APIView):
+class TeamCalendarView(TeamScopedView):
+    required = {"GET": JOB_READ, "PATCH": JOB_EDIT, "DELETE": JOB_EDIT}
+
     @extend_schema(
         operation_id="calendars_retrieve",
         summary="A calendar (job:read)",
@@ -160,7 +164,7 @@ class TeamCalendarView(APIView):
         responses={200: CalendarSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str, calendar: str) -> Response:
-        found = team_for_actor(actor_from_request(request), team, JOB_READ)
+        found = self.visible_team(request, team)
         return Response(calendar_item(_fresh(_found(found, calendar)), found))
 
     @extend_schema(
@@ -172,7 +176,7 @@ class TeamCalendarView(APIView):
         responses={200: CalendarSerializer, **problem_responses(400, 403, 413)},
     )
     def patch(self, request: Request, team: str, calendar: str) -> Response:
-        found = team_for_actor(actor_from_request(request), team, JOB_EDIT)
+        found = self.visible_team(request, team)
         changed = _write(request, found, _found(found, calendar))
         return Response(calendar_item(_fresh(changed), found))
 
@@ -185,9 +189,6 @@ class TeamCalendarView(APIView):
     )
     def delete(self, request: Request, team: str, calendar: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, JOB_EDIT)
-        try:
-            calendar_delete(calendar=_found(found, calendar), by=actor.user)
-        except CalendarInUse as exc:
-            raise Conflict(str(exc), jobs=exc.jobs) from exc
+        found = self.visible_team(request, team)
+        calendar_delete(calendar=_found(found, calendar), by=actor.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,11 +9,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.problems import problem_responses
+from core.api import TeamScopedView
 from core.times import iso
-from jobs.access import actor_from_request, team_for_actor
+from jobs.access import actor_from_request
 from jobs.api.strict import StrictSerializer
 from jobs.auth import PREFIX_RE
 from jobs.models import ApiKey
@@ -67,7 +67,9 @@ class ApiKeyListSerializer(serializers.Serializer):
     keys = ApiKeySerializer(many=True)
 
 
-class TeamKeysView(APIView):
+class TeamKeysView(TeamScopedView):
+    required = {"GET": TEAM_ADMIN, "POST": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="keys_list",
         summary="The team's API keys, revoked ones included (team:admin)",
@@ -76,7 +78,7 @@ class TeamKeysView(APIView):
         responses={200: ApiKeyListSerializer, **problem_responses(403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        found = team_for_actor(actor_from_request(request), team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         keys = ApiKey.objects.filter(team=found).select_related("team", "created_by")
         return Response({"keys": [key_item(key) for key in keys]})
 
@@ -90,7 +92,7 @@ class TeamKeysView(APIView):
     )
     def post(self, request: Request, team: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         serializer = ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -109,7 +111,9 @@ class TeamKeysView(APIView):
         return Response({**key_item(key), "key": raw}, status=status.HTTP_201_CREATED)
 
 
-class TeamKeyView(APIView):
+class TeamKeyView(TeamScopedView):
+    required = {"DELETE": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="keys_revoke",
         summary="Revoke a key (team:admin); it answers 401 from then on",
@@ -119,7 +123,7 @@ class TeamKeyView(APIView):
     )
     def delete(self, request: Request, team: str, prefix: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         key = ApiKey.objects.filter(team=found, prefix=prefix).first() if PREFIX_RE.match(prefix) else None
         if key is None:
             raise exceptions.NotFound(f"No key {prefix!r} in team {found.slug!r}.")

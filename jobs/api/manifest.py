@@ -11,10 +11,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.problems import problem_responses
-from jobs.access import actor_from_request, require_any, team_for_actor
+from core.api import TeamScopedView
+from jobs.access import actor_from_request
 from jobs.api.strict import StrictSerializer
 from jobs.manifest.apply import manifest_apply, manifest_export
 from jobs.manifest.document import MAX_TEXT, ManifestError, dump, parse
@@ -107,9 +107,9 @@ class ManifestInvalid(exceptions.ValidationError):
         super().__init__(detail)
 
 
-def _run(request: Request, team: str, permission: str) -> Response:
+def _run(view: TeamScopedView, request: Request, team: str, permission: str) -> Response:
     actor = actor_from_request(request)
-    found = team_for_actor(actor, team, permission)
+    found = view.visible_team(request, team)
     given = ManifestInputSerializer(data=request.data)
     given.is_valid(raise_exception=True)
     data = given.validated_data
@@ -133,7 +133,9 @@ def _run(request: Request, team: str, permission: str) -> Response:
 _BODY: dict[str, Any] = {"request": ManifestInputSerializer, "tags": TAGS, "parameters": [TEAM]}
 
 
-class ManifestPlanView(APIView):
+class ManifestPlanView(TeamScopedView):
+    required = {"POST": JOB_READ}
+
     @extend_schema(
         operation_id="manifest_plan",
         summary="What a manifest would change in the team: creates, updates field by field, deletes with prune;"
@@ -142,10 +144,12 @@ class ManifestPlanView(APIView):
         **_BODY,
     )
     def post(self, request: Request, team: str) -> Response:
-        return _run(request, team, JOB_READ)
+        return _run(self, request, team, JOB_READ)
 
 
-class ManifestApplyView(APIView):
+class ManifestApplyView(TeamScopedView):
+    required = {"POST": JOB_EDIT}
+
     @extend_schema(
         operation_id="manifest_apply",
         summary="Make the team's jobs what the manifest says, all or nothing; audited as manifest.apply (job:edit)",
@@ -153,10 +157,12 @@ class ManifestApplyView(APIView):
         **_BODY,
     )
     def post(self, request: Request, team: str) -> Response:
-        return _run(request, team, JOB_EDIT)
+        return _run(self, request, team, JOB_EDIT)
 
 
-class ManifestExportView(APIView):
+class ManifestExportView(TeamScopedView):
+    required = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="manifest_export",
         summary="The team's jobs as a manifest; secret header values as {secretFrom: stored} (job:read)",
@@ -165,8 +171,7 @@ class ManifestExportView(APIView):
         responses={200: ExportSerializer, **problem_responses(400, 403)},
     )
     def get(self, request: Request, team: str) -> Response:
-        actor = actor_from_request(request)
-        found = team_for_actor(actor, team, JOB_READ)
+        found = self.visible_team(request, team)
         unknown = sorted(set(request.query_params) - {"as"})
         if unknown:
             raise exceptions.ValidationError({f"query.{name}": "Unknown parameter." for name in unknown})
@@ -177,7 +182,9 @@ class ManifestExportView(APIView):
         return Response({"team": found.slug, "format": fmt, "text": dump(manifest, fmt), "manifest": manifest})
 
 
-class ManifestSchemaView(APIView):
+class ManifestSchemaView(TeamScopedView):
+    required_in_some_team = {"GET": JOB_READ}
+
     @extend_schema(
         operation_id="manifest_schema",
         summary="The manifest's JSON Schema (2020-12), for editors and CI (job:read in any team)",
@@ -185,5 +192,4 @@ class ManifestSchemaView(APIView):
         responses={200: OpenApiTypes.OBJECT, **problem_responses(403)},
     )
     def get(self, request: Request) -> Response:
-        require_any(actor_from_request(request), JOB_READ)
         return Response(manifest_schema())

@@ -10,11 +10,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.problems import problem_responses
+from core.api import TeamScopedView
 from core.times import iso
-from jobs.access import actor_from_request, team_for_actor
+from jobs.access import actor_from_request
 from jobs.engine.signing import HEADER
 from jobs.roles import TEAM_ADMIN
 from jobs.signing_secrets import (
@@ -68,7 +68,9 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-class SigningSecretView(APIView):
+class SigningSecretView(TeamScopedView):
+    required = {"GET": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="signing_secret_retrieve",
         summary="The team's signing secret, to verify the Hourglass-Signature header (team:admin; audited)",
@@ -78,11 +80,13 @@ class SigningSecretView(APIView):
     )
     def get(self, request: Request, team: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         return _no_store(Response(secret_item(signing_secret_reveal(team=found, by=actor.user))))
 
 
-class SigningSecretRotateView(APIView):
+class SigningSecretRotateView(TeamScopedView):
+    required = {"POST": TEAM_ADMIN}
+
     @extend_schema(
         operation_id="signing_secret_rotate",
         summary="Replace the signing secret; the old one keeps signing for graceSeconds (team:admin; audited)",
@@ -93,7 +97,7 @@ class SigningSecretRotateView(APIView):
     )
     def post(self, request: Request, team: str) -> Response:
         actor = actor_from_request(request)
-        found = team_for_actor(actor, team, TEAM_ADMIN)
+        found = self.visible_team(request, team)
         serializer = RotateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grace = timedelta(seconds=serializer.validated_data["graceSeconds"])

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from config.problems import flatten_errors, problem_responses
 from core import docs
+from core.api import TeamScopedView
 from core.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -28,7 +29,7 @@ from core.params import (
 )
 from core.times import iso
 from jobs import schedules
-from jobs.access import Actor, actor_from_request, job_for_actor, job_list, require_any, team_for_actor
+from jobs.access import actor_from_request
 from jobs.api import schema
 from jobs.api.inputs import job_create_from_input, job_update_from_input, parsed_anyway
 from jobs.api.serializers import JobChangeSerializer, JobSerializer, JobWrittenSerializer
@@ -38,6 +39,7 @@ from jobs.calendars import first_firing, mark_slots
 from jobs.chains import TRIGGERS_PREFETCH as TRIGGERS
 from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ
+from jobs.selectors import job_list
 from jobs.services import job_delete, job_set_enabled
 
 JOB_REL = "inf:job"
@@ -45,12 +47,13 @@ JOB_SORTS = {"name": "name", "naturalId": "natural_id", "createdAt": "created_at
 TAGS = ["jobs"]
 
 
-def _team_for_create(actor: Actor, slug: str | None) -> Team:
+def _team_for_create(view: TeamScopedView, request: Request, slug: str | None) -> Team:
+    actor = actor_from_request(request)
     if slug:
-        return team_for_actor(actor, slug, JOB_EDIT)
+        return view.visible_team(request, slug)
     if len(actor.team_ids) == 1:
         team = Team.objects.get(pk=actor.team_ids[0])
-        return team_for_actor(actor, team.slug, JOB_EDIT)
+        return view.visible_team(request, team.slug)
     if not actor.team_ids:
         raise exceptions.PermissionDenied("You are not a member of any team.")
     slugs = sorted(Team.objects.filter(pk__in=actor.team_ids).values_list("slug", flat=True))
@@ -87,7 +90,18 @@ def _refuse(serializer: JobSerializer, check: Callable[[], object]) -> NoReturn:
     raise exceptions.ValidationError(errors)
 
 
-class JobViewSet(viewsets.ViewSet):
+class JobViewSet(viewsets.ViewSetMixin, TeamScopedView):
+    required = {
+        "retrieve": JOB_READ,
+        "partial_update": JOB_EDIT,
+        "destroy": JOB_EDIT,
+        "create": JOB_EDIT,
+        "pause": JOB_EDIT,
+        "resume": JOB_EDIT,
+        "fire_times": JOB_READ,
+    }
+    required_in_some_team = {"index": JOB_READ}
+
     @extend_schema(
         operation_id="jobs_list",
         summary="List the caller's jobs (HAL)",
@@ -97,7 +111,6 @@ class JobViewSet(viewsets.ViewSet):
     )
     def index(self, request: Request) -> Response:
         actor = actor_from_request(request)
-        require_any(actor, JOB_READ)
         params, gather = request.query_params, Gathered()
         sort = gather(query_sort, params, JOB_SORTS, "name")
         limit = gather(query_int, params, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
@@ -105,7 +118,7 @@ class JobViewSet(viewsets.ViewSet):
         q, team = gather(query_text, params, "q", max_length=200), gather(query_text, params, "team", max_length=64)
         gather.check()
         field, descending = sort
-        jobs = job_list(actor=actor, q=q, team=team)
+        jobs = job_list(actor=actor, permission=JOB_READ, q=q, team=team)
         ordered = jobs.order_by(f"-{field}" if descending else field, "pk")
         page = list(
             ordered.select_related("team").prefetch_related("steps", calendars_prefetch(), TRIGGERS)[
@@ -134,11 +147,11 @@ class JobViewSet(viewsets.ViewSet):
 
             def check() -> None:
                 if parsed is not None:
-                    team = _team_for_create(actor, parsed.get("team"))
+                    team = _team_for_create(self, request, parsed.get("team"))
                     job_create_from_input(team=team, data=parsed, by=actor.user, save=False)
 
             _refuse(serializer, check)
-        team = _team_for_create(actor, serializer.validated_data.get("team"))
+        team = _team_for_create(self, request, serializer.validated_data.get("team"))
         job = job_create_from_input(team=team, data=serializer.validated_data, by=actor.user)
         assert job is not None  # noqa: S101 - saved
         return _job_response(job, status.HTTP_201_CREATED, written=True)
@@ -151,7 +164,7 @@ class JobViewSet(viewsets.ViewSet):
         responses={200: JobSerializer, **problem_responses(403, 409)},
     )
     def retrieve(self, request: Request, id: str) -> Response:
-        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        job = self.visible_job(request, id)
         return _job_response(job)
 
     @extend_schema(
@@ -163,7 +176,7 @@ class JobViewSet(viewsets.ViewSet):
         responses={200: JobWrittenSerializer, **problem_responses(400, 403, 409, 413)},
     )
     def partial_update(self, request: Request, id: str) -> Response:
-        job = job_for_actor(actor_from_request(request), id, JOB_EDIT)
+        job = self.visible_job(request, id)
         serializer = JobChangeSerializer(job, data=request.data, partial=True)
         if not serializer.is_valid():
             parsed = parsed_anyway(serializer)
@@ -186,12 +199,12 @@ class JobViewSet(viewsets.ViewSet):
     )
     def destroy(self, request: Request, id: str) -> Response:
         actor = actor_from_request(request)
-        job = job_for_actor(actor, id, JOB_EDIT)
+        job = self.visible_job(request, id)
         job_delete(job=job, by=actor.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _set_enabled(self, request: Request, ref: str, enabled: bool) -> Response:
-        job = job_for_actor(actor_from_request(request), ref, JOB_EDIT)
+        job = self.visible_job(request, ref)
         refuse_fields(request.data)
         return _job_response(job_set_enabled(job=job, enabled=enabled))
 
@@ -226,7 +239,7 @@ class JobViewSet(viewsets.ViewSet):
         responses={200: schema.FireTimesSerializer, **problem_responses(400, 403, 409)},
     )
     def fire_times(self, request: Request, id: str) -> Response:
-        job = job_for_actor(actor_from_request(request), id, JOB_READ)
+        job = self.visible_job(request, id)
         count = query_int(request.query_params, "count", default=10, low=1, high=100)
         prefetch_related_objects([job], calendars_prefetch())  # the slots and the description read them
         now = timezone.now()

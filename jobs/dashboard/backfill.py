@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -13,9 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from core.dashboard import actor_of, dashboard_view, page_context
+from core.dashboard import JOB, dashboard_view, page_context
 from history.models import Run
-from jobs.access import job_for_actor
 from jobs.backfill import MAX_RATE, backfill_slots, job_backfill
 from jobs.models import Job
 from jobs.roles import JOB_RUN
@@ -38,10 +36,9 @@ _FIELDS = {"from": "start", "to": "end", "ratePerSecond": "rate"}
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def job_backfill_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+@dashboard_view(permission=JOB_RUN, load=JOB)
+def job_backfill_view(request: HttpRequest, job: Job) -> HttpResponse:
     """GET with a range counts its slots (and those that already have a run); POST creates the runs."""
-    job = job_for_actor(actor_of(request), str(job_id), JOB_RUN)
     data = request.POST if request.method == "POST" else (request.GET or None)
     form = BackfillForm(data)
     context: dict[str, Any] = {"job": job, "form": form}

@@ -9,14 +9,15 @@ from uuid import UUID
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from core.dashboard import actor_of, current_team, dashboard_view, page_context, teams_of
-from jobs.access import require
+from core.dashboard import Load, dashboard_view, page_context
+from core.errors import Conflict
+from jobs.access import Actor
 from jobs.calendar_models import Calendar
-from jobs.calendar_services import CalendarInUse, calendar_delete, calendar_summary, calendar_write
+from jobs.calendar_services import calendar_delete, calendar_summary, calendar_write
 from jobs.calendars import parse_window_text
 from jobs.models import Team
 from jobs.roles import JOB_EDIT, JOB_READ
@@ -84,21 +85,17 @@ def _apply_errors(exc: ValidationError, form: CalendarForm) -> None:
             form.add_error(field, line + message)
 
 
-def _team(request: HttpRequest, permission: str) -> tuple[Team, list[Team]]:
-    actor = actor_of(request)
-    teams = teams_of(actor)
-    team = current_team(request, teams)
-    if team is None:
-        raise Http404("You are not in a team yet.")
-    require(actor, team.pk, permission)
-    return team, teams
+def _calendar(actor: Actor, calendar_id: UUID) -> Calendar:
+    return get_object_or_404(Calendar.objects.select_related("team"), pk=calendar_id, team_id__in=actor.team_ids)
+
+
+CALENDAR = Load("calendar_id", _calendar, "calendar")
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def calendar_list_view(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission={"GET": JOB_READ, "POST": JOB_EDIT})
+def calendar_list_view(request: HttpRequest, team: Team) -> HttpResponse:
     """The current team's calendars; POST (job:edit) creates one, or shows the form again with its errors."""
-    team, teams = _team(request, JOB_EDIT if request.method == "POST" else JOB_READ)
     form = CalendarForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -121,22 +118,19 @@ def calendar_list_view(request: HttpRequest) -> HttpResponse:
         }
         for c in calendars
     ]
-    context = page_context(request, team, teams=teams, rows=rows, form=form)
+    context = page_context(request, team, rows=rows, form=form)
     return render(request, "jobs/calendars.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def calendar_delete_view(request: HttpRequest, calendar_id: UUID) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=CALENDAR)
+def calendar_delete_view(request: HttpRequest, calendar: Calendar) -> HttpResponse:
     """GET asks for confirmation; POST deletes the calendar, unless jobs still use it."""
-    actor = actor_of(request)
-    calendar = get_object_or_404(Calendar.objects.select_related("team"), pk=calendar_id, team_id__in=actor.team_ids)
-    require(actor, calendar.team_id, JOB_EDIT)
     if request.method == "POST":
         try:
             calendar_delete(calendar=calendar, by=request.user)
-        except CalendarInUse as exc:
-            messages.error(request, str(exc))
+        except Conflict as exc:
+            messages.error(request, exc.message)
         else:
             messages.success(request, f"Deleted the calendar {calendar.name}.")
         return redirect("jobs:calendars")

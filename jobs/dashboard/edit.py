@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
-from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.dashboard import actor_of, current_team, dashboard_view, page_context, teams_of
+from core.dashboard import JOB, actor_of, dashboard_view, page_context
 from jobs import schedules
-from jobs.access import job_for_actor, require
 from jobs.calendar_models import Calendar
 from jobs.calendar_services import attached_by_names, calendar_summary
 from jobs.calendars import Attached, mark_slots
-from jobs.chains import describe_after
 from jobs.forms import (
     AfterWidget,
     BaseStepFormSet,
@@ -76,14 +73,8 @@ def _form_page(request: HttpRequest, template_context: dict[str, Any]) -> HttpRe
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def job_create_view(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    teams = teams_of(actor)
-    team = current_team(request, teams)
-    if team is None:
-        raise Http404("You are not in a team yet.")
-    require(actor, team.pk, JOB_EDIT)
+@dashboard_view(permission=JOB_EDIT)
+def job_create_view(request: HttpRequest, team: Team) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form, formset = JobForm(data), step_formset(data)
     form.offer_jobs(team.pk, None)
@@ -91,13 +82,12 @@ def job_create_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Created {job.name}. Its next run is shown below.")
         _tell_dropped(request, job)
         return redirect("jobs:detail", job_id=job.pk)
-    return _form_page(request, page_context(request, team, teams=teams, form=form, formset=formset, job=None))
+    return _form_page(request, page_context(request, team, form=form, formset=formset, job=None))
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def job_edit_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
+@dashboard_view(permission=JOB_EDIT, load=JOB)
+def job_edit_view(request: HttpRequest, job: Job) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = JobForm(data, initial=JobForm.initial_for(job))
     form.offer_jobs(job.team_id, job)
@@ -146,7 +136,9 @@ def _chain_text(request: HttpRequest) -> str:
     """The `after` rows typed so far, in words ("after import succeeds")."""
     after = AfterWidget().value_from_datadict(request.GET, {}, "after")
     within = request.GET.get("after_within_seconds", "")
-    return describe_after(after, bool(request.GET.get("after_all")), int(within) if within.isdigit() else None)
+    return schedules.describe_after(
+        after, bool(request.GET.get("after_all")), int(within) if within.isdigit() else None
+    )
 
 
 @require_GET

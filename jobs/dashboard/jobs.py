@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from uuid import UUID
 
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
@@ -14,13 +13,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts.dashboard.views import job_alerts
-from core.dashboard import actor_of, current_team, dashboard_view, is_htmx, page_context, paginate, teams_of
+from core.dashboard import JOB, actor_of, current_team, dashboard_view, is_htmx, page_context, paginate, teams_of
 from history.models import Run
 from history.selectors import anomaly_in_force, jobs_with_last_run, run_recent_by_job, run_stats, run_success_rates
 from history.services import run_trigger
 from history.tables import run_table
 from jobs import schedules
-from jobs.access import job_for_actor, visible_jobs
 from jobs.calendar_services import attached_for_job, calendars_prefetch
 from jobs.calendars import mark_slots
 from jobs.chains import TRIGGERS_PREFETCH
@@ -28,6 +26,7 @@ from jobs.dashboard.charts import Chart, duration_chart, sparkline
 from jobs.forms import JobListFilter
 from jobs.models import Job
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
+from jobs.selectors import job_list as job_list_of
 from jobs.services import job_delete, job_set_enabled
 
 SUCCESS_WINDOW = timedelta(days=7)
@@ -51,11 +50,11 @@ def _row(job: Job, runs: list[Run], success_rate: float | None) -> JobRow:
 @dashboard_view
 def job_list(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
-    teams = teams_of(actor)
+    teams = teams_of(actor, request)
     team = current_team(request, teams)
     if team is None:
         return render(request, "jobs/no_team.html", page_context(request, None, teams=teams))
-    jobs = visible_jobs(actor).filter(team=team).prefetch_related(calendars_prefetch(), TRIGGERS_PREFETCH)
+    jobs = job_list_of(actor=actor).filter(team=team).prefetch_related(calendars_prefetch(), TRIGGERS_PREFETCH)
     filterset = JobListFilter(request.GET or None, queryset=jobs_with_last_run(jobs))
     page = paginate(filterset.qs, request)
     job_ids = [job.pk for job in page]
@@ -68,10 +67,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@dashboard_view
-def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
+@dashboard_view(permission=JOB_READ, load=JOB)
+def job_detail(request: HttpRequest, job: Job) -> HttpResponse:
     actor = actor_of(request)
-    job = job_for_actor(actor, str(job_id), JOB_READ)
     prefetch_related_objects([job], calendars_prefetch())  # the description, the slots and the details read them
     now = timezone.now()
     recent = run_recent_by_job(job_ids=[job.pk], per_job=CHART_RUNS)[job.pk]
@@ -94,9 +92,8 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 
 @require_POST
-@dashboard_view
-def job_run_now(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = job_for_actor(actor_of(request), str(job_id), JOB_RUN)
+@dashboard_view(permission=JOB_RUN, load=JOB)
+def job_run_now(request: HttpRequest, job: Job) -> HttpResponse:
     run = run_trigger(job=job, by=request.user, triggered_by=Run.Trigger.DASHBOARD)
     if is_htmx(request):
         # The run table's poller listens for this event and fetches the new row at once.
@@ -108,10 +105,9 @@ def job_run_now(request: HttpRequest, job_id: UUID) -> HttpResponse:
 
 
 @require_POST
-@dashboard_view
-def job_set_enabled_view(request: HttpRequest, job_id: UUID, enabled: bool) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=JOB)
+def job_set_enabled_view(request: HttpRequest, job: Job, enabled: bool) -> HttpResponse:
     """Pause (enabled=False) or resume a job; the URL conf says which."""
-    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
     if enabled and job.once_done:
         messages.warning(request, f"{job.name} has had its one run; edit its time to run it again.")
         return redirect("jobs:detail", job_id=job.pk)
@@ -122,10 +118,9 @@ def job_set_enabled_view(request: HttpRequest, job_id: UUID, enabled: bool) -> H
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def job_delete_view(request: HttpRequest, job_id: UUID) -> HttpResponse:
+@dashboard_view(permission=JOB_EDIT, load=JOB)
+def job_delete_view(request: HttpRequest, job: Job) -> HttpResponse:
     """GET asks for confirmation; POST (CSRF-protected) deletes the job and its history."""
-    job = job_for_actor(actor_of(request), str(job_id), JOB_EDIT)
     if request.method == "POST":
         name = job.name
         job_delete(job=job, by=request.user)

@@ -7,11 +7,11 @@ import hashlib
 import json
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.dashboard import actor_of, current_team, dashboard_view, page_context, teams_of
+from core.dashboard import actor_of, dashboard_view, page_context
 from jobs.access import require
 from jobs.manifest.apply import manifest_apply, manifest_export
 from jobs.manifest.document import ManifestError, dump, parse
@@ -19,14 +19,6 @@ from jobs.manifest.plan import Plan, manifest_plan
 from jobs.manifest.report import plan_text
 from jobs.models import Team
 from jobs.roles import JOB_EDIT, JOB_READ
-
-
-def _team(request: HttpRequest, permission: str) -> Team:
-    team = current_team(request, teams_of(actor_of(request)))
-    if team is None:
-        raise Http404("No team.")
-    require(actor_of(request), team.pk, permission)
-    return team
 
 
 def _no_secrets(name: str) -> str | None:
@@ -42,18 +34,16 @@ def plan_digest(plan: Plan) -> str:
 
 
 @require_GET
-@dashboard_view
-def manifest_export_view(request: HttpRequest) -> HttpResponse:
-    team = _team(request, JOB_READ)
+@dashboard_view(permission=JOB_READ)
+def manifest_export_view(request: HttpRequest, team: Team) -> HttpResponse:
     response = HttpResponse(dump(manifest_export(team=team)), content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{team.slug}-jobs.yaml"'
     return response
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def manifest_import_view(request: HttpRequest) -> HttpResponse:
-    team = _team(request, JOB_READ)
+@dashboard_view(permission=JOB_READ)
+def manifest_import_view(request: HttpRequest, team: Team) -> HttpResponse:
     context = {"text": "", "prune": False, "plan": None, "problems": [], "digest": ""}
     if request.method == "POST":
         upload = request.FILES.get("file")

@@ -19,9 +19,10 @@ from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.dashboard import dashboard_view, page_context
-from jobs.dashboard.team import MemberAddForm, admin_team, render_team_page
+from core.errors import Conflict
+from jobs.dashboard.team import MemberAddForm, render_team_page
 from jobs.models import Membership, Team
-from jobs.roles import Role
+from jobs.roles import TEAM_ADMIN, Role
 from jobs.services import member_add, member_change_role, member_remove
 
 
@@ -58,9 +59,8 @@ def _errors_on(form: forms.Form, exc: ValidationError, field_of: dict[str, str])
 
 
 @require_POST
-@dashboard_view
-def member_add_view(request: HttpRequest) -> HttpResponse:
-    team, teams = admin_team(request)
+@dashboard_view(permission=TEAM_ADMIN)
+def member_add_view(request: HttpRequest, team: Team) -> HttpResponse:
     form = MemberAddForm(request.POST)
     if form.is_valid():
         try:
@@ -77,7 +77,7 @@ def member_add_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Added {name} as {role}.")
             return redirect("jobs:team")
-    return render_team_page(request, team, teams, member_form=form)
+    return render_team_page(request, team, member_form=form)
 
 
 def _membership(team: Team, membership_id: int) -> Membership:
@@ -85,9 +85,8 @@ def _membership(team: Team, membership_id: int) -> Membership:
 
 
 @require_POST
-@dashboard_view
-def member_role_view(request: HttpRequest, membership_id: int) -> HttpResponse:
-    team, teams = admin_team(request)
+@dashboard_view(permission=TEAM_ADMIN)
+def member_role_view(request: HttpRequest, team: Team, membership_id: int) -> HttpResponse:
     membership = _membership(team, membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -95,25 +94,24 @@ def member_role_view(request: HttpRequest, membership_id: int) -> HttpResponse:
         return redirect("jobs:team")
     try:
         changed = member_change_role(membership=membership, role=form.cleaned_data["role"])
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return render_team_page(request, team, teams, status=409)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return render_team_page(request, team, status=409)
     messages.success(request, f"{changed.user.get_username()} is now {changed.get_role_display()}.")
     return redirect("jobs:team")
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def member_remove_view(request: HttpRequest, membership_id: int) -> HttpResponse:
+@dashboard_view(permission=TEAM_ADMIN)
+def member_remove_view(request: HttpRequest, team: Team, membership_id: int) -> HttpResponse:
     """GET asks for confirmation; POST removes the member (never the last admin)."""
-    team, teams = admin_team(request)
     membership = _membership(team, membership_id)
-    context = page_context(request, team, teams=teams, membership=membership)
+    context = page_context(request, team, membership=membership)
     if request.method == "POST":
         try:
             member_remove(membership=membership)
-        except ValidationError as exc:
-            context["error"] = " ".join(exc.messages)
+        except Conflict as exc:
+            context["error"] = exc.message
             return render(request, "jobs/member_confirm_remove.html", context, status=409)
         messages.success(request, f"Removed {membership.user.get_username()} from {team.name}.")
         if membership.user_id == request.user.pk:

@@ -14,17 +14,15 @@ import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
-from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core.dashboard import actor_of, current_team, dashboard_view, teams_of
+from core.dashboard import JOB, dashboard_view
 from jobs import templating
-from jobs.access import job_for_actor, require
 from jobs.crypto import decrypt_config
 from jobs.engine import http, plans
 from jobs.engine.http import HttpOutcome
@@ -197,18 +195,14 @@ def _success_rule(data: Any) -> SuccessRule:
 
 
 @require_POST
-@dashboard_view
-def probe_view(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse:
-    """htmx from the job form: the answer to the first HTTP step as typed (job:run and job:edit)."""
-    actor = actor_of(request)
-    job = None
-    if job_id is not None:
-        job = job_for_actor(actor, str(job_id), JOB_EDIT)
-        team = job.team
-    else:
-        team = current_team(request, teams_of(actor))
-        if team is None:
-            raise Http404("You are not in a team yet.")
-    require(actor, team.pk, JOB_EDIT)
-    require(actor, team.pk, JOB_RUN)
-    return render(request, "jobs/_test_request.html", {"probe": probe(request.POST, team, job)})
+@dashboard_view(permission=(JOB_EDIT, JOB_RUN))
+def probe_view(request: HttpRequest, team: Team) -> HttpResponse:
+    """htmx from a new job's form: the answer to the first HTTP step as typed (job:run and job:edit)."""
+    return render(request, "jobs/_test_request.html", {"probe": probe(request.POST, team, None)})
+
+
+@require_POST
+@dashboard_view(permission=(JOB_EDIT, JOB_RUN), load=JOB)
+def probe_job_view(request: HttpRequest, job: Job) -> HttpResponse:
+    """htmx from a job's edit form: the answer to the first HTTP step as typed (job:run and job:edit)."""
+    return render(request, "jobs/_test_request.html", {"probe": probe(request.POST, job.team, job)})

@@ -14,8 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.dashboard import dashboard_view, page_context
-from jobs.dashboard.team import admin_team
 from jobs.engine.signing import HEADER
+from jobs.models import Team
+from jobs.roles import TEAM_ADMIN
 from jobs.signing_secrets import SIGNING_GRACE_DEFAULT, signing_secret_reveal, signing_secret_rotate
 
 GRACE_CHOICES = [
@@ -35,10 +36,9 @@ class RotateForm(forms.Form):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def signing_secret_page(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission=TEAM_ADMIN)
+def signing_secret_page(request: HttpRequest, team: Team) -> HttpResponse:
     """GET shows whether a rotation is under way; POST (the Show button) also shows the secrets, audited."""
-    team, teams = admin_team(request)
     revealed = None
     if request.method == "POST":
         try:
@@ -49,7 +49,6 @@ def signing_secret_page(request: HttpRequest) -> HttpResponse:
     context = page_context(
         request,
         team,
-        teams=teams,
         revealed=revealed,
         header=HEADER,
         in_grace=bool(team.previous_signing_secret) and (previous_until is None or previous_until > timezone.now()),
@@ -60,18 +59,17 @@ def signing_secret_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@dashboard_view
-def signing_secret_rotate_view(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission=TEAM_ADMIN)
+def signing_secret_rotate_view(request: HttpRequest, team: Team) -> HttpResponse:
     """The first POST asks for confirmation; the confirmed one rotates."""
-    team, teams = admin_team(request)
     form = RotateForm(request.POST)
     if not form.is_valid():
-        context = page_context(request, team, teams=teams, rotate_form=form, header=HEADER)
+        context = page_context(request, team, rotate_form=form, header=HEADER)
         return render(request, "jobs/signing_secret.html", context, status=400)
     grace = timedelta(seconds=form.cleaned_data["grace"])
     label = dict(GRACE_CHOICES)[str(form.cleaned_data["grace"])]
     if not form.cleaned_data["confirm"]:
-        context = page_context(request, team, teams=teams, grace=form.cleaned_data["grace"], grace_label=label)
+        context = page_context(request, team, grace=form.cleaned_data["grace"], grace_label=label)
         return render(request, "jobs/signing_secret_confirm.html", context)
     rotated = signing_secret_rotate(team=team, by=request.user, grace=grace)
     if rotated.previous:

@@ -9,16 +9,17 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.dashboard import SESSION_TEAM, actor_of, current_team, dashboard_view, page_context, teams_of
-from jobs.access import require, team_for_actor
+from core.dashboard import SESSION_TEAM, Load, actor_of, dashboard_view, page_context
+from jobs.access import Actor
 from jobs.dashboard.audit_filters import AuditFilterForm
 from jobs.models import ApiKey, AuditEntry, Team
 from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN, Role
+from jobs.selectors import team_get
 from jobs.services import apikey_create, apikey_revoke
 from jobs.text import CleanTextMixin
 
@@ -56,23 +57,10 @@ class MemberAddForm(CleanTextMixin, forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
-def admin_team(request: HttpRequest) -> tuple[Team, list[Team]]:
-    actor = actor_of(request)
-    teams = teams_of(actor)
-    team = current_team(request, teams)
-    if team is None:
-        raise Http404("You are not in a team yet.")
-    require(actor, team.pk, TEAM_ADMIN)
-    return team, teams
-
-
-def render_team_page(
-    request: HttpRequest, team: Team, teams: list[Team], status: int = 200, **extra: Any
-) -> HttpResponse:
+def render_team_page(request: HttpRequest, team: Team, status: int = 200, **extra: Any) -> HttpResponse:
     context = page_context(
         request,
         team,
-        teams=teams,
         memberships=list(team.memberships.select_related("user").order_by("user__username")),
         keys=list(team.api_keys.select_related("created_by")),
         key_form=extra.pop("key_form", None) or ApiKeyForm(),
@@ -86,20 +74,18 @@ def render_team_page(
 
 
 @require_http_methods(["GET"])
-@dashboard_view
-def team_page(request: HttpRequest) -> HttpResponse:
-    team, teams = admin_team(request)
+@dashboard_view(permission=TEAM_ADMIN)
+def team_page(request: HttpRequest, team: Team) -> HttpResponse:
     # A key made on the previous request: its secret is shown on this one page view, then forgotten.
     fresh = request.session.pop(SESSION_NEW_KEY, None)
     key = team.api_keys.filter(pk=fresh["id"]).first() if fresh else None
-    return render_team_page(request, team, teams, new_key=key, new_secret=fresh["secret"] if key else "")
+    return render_team_page(request, team, new_key=key, new_secret=fresh["secret"] if key else "")
 
 
 @require_POST
-@dashboard_view
-def apikey_create_view(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission=TEAM_ADMIN)
+def apikey_create_view(request: HttpRequest, team: Team) -> HttpResponse:
     """Creates a key; the team page then shows its secret once (only a hash is stored)."""
-    team, teams = admin_team(request)
     form = ApiKeyForm(request.POST)
     if form.is_valid():
         try:
@@ -119,32 +105,30 @@ def apikey_create_view(request: HttpRequest) -> HttpResponse:
             # session only until the team page has shown it.
             request.session[SESSION_NEW_KEY] = {"id": key.pk, "secret": secret}
             return redirect("jobs:team")
-    return render_team_page(request, team, teams, key_form=form)
+    return render_team_page(request, team, key_form=form)
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view
-def apikey_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
+@dashboard_view(permission=TEAM_ADMIN)
+def apikey_revoke_view(request: HttpRequest, team: Team, key_id: int) -> HttpResponse:
     """GET asks for confirmation; POST revokes the key."""
-    team, teams = admin_team(request)
     key = get_object_or_404(ApiKey, pk=key_id, team=team)
     if request.method == "POST":
         apikey_revoke(key=key, by=request.user)
         messages.success(request, f"Revoked the key {key.name}. Requests that use it now get 401.")
         return redirect("jobs:team")
-    return render(request, "jobs/apikey_confirm_revoke.html", page_context(request, team, teams=teams, key=key))
+    return render(request, "jobs/apikey_confirm_revoke.html", page_context(request, team, key=key))
 
 
 AUDIT_PAGE_SIZE = 50
 
 
 @require_http_methods(["GET"])
-@dashboard_view
-def audit_page(request: HttpRequest) -> HttpResponse:
+@dashboard_view(permission=TEAM_ADMIN)
+def audit_page(request: HttpRequest, team: Team) -> HttpResponse:
     """The team's audit log (team admins only), newest first, filtered like GET /api/audit."""
     from jobs.api.audit import audit_list  # the API module pulls in DRF's serializers
 
-    team, teams = admin_team(request)
     form = AuditFilterForm(request.GET)
     errors: dict[str, list[str]] = dict(form.errors) if not form.is_valid() else {}
     filters = {**form.audit_filters(), "team": team.slug} if not errors else {}
@@ -158,7 +142,6 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     context = page_context(
         request,
         team,
-        teams=teams,
         page=page,
         errors=errors,
         form=form,
@@ -167,10 +150,13 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/audit.html", context, status=400 if errors else 200)
 
 
+def _team_named(actor: Actor, slug: str | None) -> Team:
+    return team_get(actor=actor, slug=slug or "")
+
+
 @require_POST
-@dashboard_view
-def team_switch(request: HttpRequest) -> HttpResponse:
-    team = team_for_actor(actor_of(request), request.POST.get("team", ""), JOB_READ)
+@dashboard_view(permission=JOB_READ, load=Load("team", _team_named, "team", field=True))
+def team_switch(request: HttpRequest, team: Team) -> HttpResponse:
     request.session[SESSION_TEAM] = team.pk
     # Job and run pages belong to the old team, so the new team starts at its jobs list.
     return redirect("jobs:list")

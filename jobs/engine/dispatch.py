@@ -43,12 +43,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from alerts import events as alert_events
+from core.errors import Conflict
 from history.models import Run
 from history.rollups import ended_of, rollup_ended
 from history.services import run_cancel
@@ -223,7 +223,7 @@ def _runs_for(job: Job, plan: SlotPlan, active: list[Run], now: datetime) -> lis
             for run in active:
                 try:
                     run_cancel(run=run, by=None)
-                except ValidationError:
+                except Conflict:
                     pass  # it ended on its own meanwhile
         rows.append(_pending_run(job, slot, now))
     return rows

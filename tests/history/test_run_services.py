@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.errors import Conflict
 from history.models import Run, RunStep
 from history.services import run_cancel, run_rerun, run_trigger
 from tests.engine.dispatch_support import Published
@@ -93,7 +94,7 @@ def test_cancel_asks_a_running_run_to_stop(team, owner):
 
 def test_cancel_refuses_an_ended_run(team, owner):
     run = RunFactory(job=JobFactory(team=team), status="ended", end_reason="success")
-    with pytest.raises(ValidationError, match="The run has already ended."):
+    with pytest.raises(Conflict, match="The run has already ended."):
         run_cancel(run=run, by=owner)
     run.refresh_from_db()
     assert run.end_reason == "success"
