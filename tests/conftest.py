@@ -21,7 +21,7 @@ def pytest_configure(config) -> None:
     # The cache is shared (Redis or var/cache); a namespace per session keeps concurrent runs apart.
     settings.CACHES["default"]["KEY_PREFIX"] = f"hourglass-test-{uuid.uuid4().hex[:12]}"
     # Requests without credentials are limited per address (60/minute by default), and the suite sends
-    # hundreds from 127.0.0.1 a minute; tests/api/test_anonymous_throttle.py sets its own rate.
+    # hundreds from 127.0.0.1 a minute; tests/jobs/api/test_anonymous_throttle.py sets its own rate.
     settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["anon"] = "100000/minute"
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         _flush_by_delete()

@@ -8,7 +8,7 @@ from typing import Any
 from alerts.models import Delivery
 from alerts.tasks import deliver_alerts
 from jobs.models import Job
-from tests.engine.execute_support import execute, http_config, make_run
+from tests.jobs.engine.execute_support import execute, http_config, make_run
 from tests.target import Target
 
 

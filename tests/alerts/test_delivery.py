@@ -17,7 +17,7 @@ from alerts.tasks import alerts_sweep
 from jobs.engine.ssrf import TargetPolicy
 from tests.alerts.conftest import make_channel, make_rule
 from tests.alerts.support import alerts_received, hook, run_once, send_published
-from tests.engine.execute_support import make_job
+from tests.jobs.engine.execute_support import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

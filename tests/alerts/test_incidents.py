@@ -18,9 +18,9 @@ from jobs.engine.dispatch import dispatch
 from jobs.engine.reaper import crash
 from tests.alerts.conftest import make_channel, make_rule
 from tests.alerts.support import alerts_received, hook, run_once, send_published
-from tests.engine.dispatch_support import Published
-from tests.engine.execute_support import execute, make_job, make_run
 from tests.factories import RunFactory
+from tests.jobs.engine.dispatch_support import Published
+from tests.jobs.engine.execute_support import execute, make_job, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from alerts.models import AlertRule, Delivery, Incident
 from alerts.rules import in_quiet_hours
 from tests.alerts.conftest import make_channel, make_rule
 from tests.alerts.support import alerts_received, hook, run_once, send_published, statuses
-from tests.engine.execute_support import make_job
+from tests.jobs.engine.execute_support import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

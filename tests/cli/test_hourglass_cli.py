@@ -17,7 +17,7 @@ from history.models import Run
 from jobs.engine.execute import execute_runs
 from jobs.models import AuditEntry, Job
 from jobs.services import apikey_create
-from tests.manifest.support import MANIFEST, SECRET
+from tests.jobs.manifest.support import MANIFEST, SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from history.models import Run, RunStep
 from jobs.models import Job, Team
-from tests.api.conftest import add_step, make_runs
+from tests.api_support import add_step, make_runs
 from tests.e2e.conftest import wait_until
 from tests.factories import JobFactory
 

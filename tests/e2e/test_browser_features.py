@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from history.models import Run
 from jobs.crypto import decrypt_value
 from jobs.models import Membership, Team
-from tests.api.conftest import make_runs
+from tests.api_support import make_runs
 from tests.e2e import test_browser_dashboard as dashboard
 from tests.e2e.test_browser_dashboard import history, login, running_run, screenshot
 from tests.factories import JobFactory, UserFactory

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from jobs.models import AuditEntry, Job
 from tests.e2e import test_browser_dashboard as dashboard
 from tests.e2e.test_browser_dashboard import login, screenshot
-from tests.manifest.support import MANIFEST
+from tests.jobs.manifest.support import MANIFEST
 
 pytestmark = pytest.mark.e2e
 

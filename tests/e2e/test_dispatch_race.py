@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from history.models import Run
 from jobs.engine import dispatch as dispatcher
-from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory
+from tests.jobs.engine.dispatch_support import Published
 
 JOBS = 300
 DISPATCHERS = 4

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from history.models import Run
 from jobs.engine import dispatch as dispatcher
-from tests.engine.dispatch_support import T0, Published, at
 from tests.factories import JobFactory
+from tests.jobs.engine.dispatch_support import T0, Published, at
 
 
 def minutely(team, **fields):

@@ -24,8 +24,8 @@ from history.models import Run
 from jobs.engine import dispatch as dispatcher
 from jobs.engine import execute, results
 from jobs.models import Job
-from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory, RunFactory
+from tests.jobs.engine.dispatch_support import Published
 
 HOLD_S = 2.5
 

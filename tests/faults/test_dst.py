@@ -14,8 +14,8 @@ import pytest
 from history.models import Run
 from jobs.engine import dispatch as dispatcher
 from jobs.models import Job
-from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory
+from tests.jobs.engine.dispatch_support import Published
 
 # (zone, a UTC instant a day before the transition)
 EDGES = [

@@ -7,7 +7,7 @@ import pytest
 from history.models import Run
 from history.rows import row_of, run_rows
 from history.selectors import with_details
-from tests.api.conftest import add_step, make_runs
+from tests.api_support import add_step, make_runs
 from tests.factories import JobFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.utils import timezone
 from core.errors import Conflict
 from history.models import Run, RunStep
 from history.services import run_cancel, run_rerun, run_trigger
-from tests.engine.dispatch_support import Published
 from tests.factories import JobFactory, RunFactory
+from tests.jobs.engine.dispatch_support import Published
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from history.rollups import Ended, bucket_of, bucket_value, rollup_ended, rollup
 from history.selectors import run_stats, run_success_rates
 from history.services import run_cancel
 from jobs.engine.execute import execute_runs
-from tests.api.conftest import make_runs
-from tests.engine.execute_support import make_job, make_run
+from tests.api_support import make_runs
 from tests.factories import JobFactory
+from tests.jobs.engine.execute_support import make_job, make_run
 
 ACCURACY = 2 ** (1 / 16) - 1  # half a bucket, geometrically: 4.4 %
 

@@ -13,7 +13,7 @@ from jobs.engine.dispatch import dispatch
 from jobs.models import AuditEntry, Job
 from jobs.services import apikey_create
 from jobs.write import job_write
-from tests.engine.dispatch_support import Published, at, interval_job
+from tests.jobs.engine.dispatch_support import Published, at, interval_job
 
 pytestmark = pytest.mark.django_db
 MAIN = [{"name": "main", "config": {"url": "https://example.com/"}}]

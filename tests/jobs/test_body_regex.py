@@ -9,9 +9,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from jobs.models import Job
-from tests.dashboard.test_job_form import _field_errors, _form
-from tests.engine.execute_support import execute, make_job, make_run
 from tests.factories import UserFactory
+from tests.jobs.dashboard.test_job_form import _field_errors, _form
+from tests.jobs.engine.execute_support import execute, make_job, make_run
 
 NOT_RE2 = ["(?=lookahead)", r"(ok)\1", "(?<=a)b", "a{1001}"]
 VALID_JOB = {

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from history.models import Run
 from jobs.models import AuditEntry, Job, JobStep
 from jobs.services import apikey_create
-from tests.api.conftest import make_runs
-from tests.dashboard.forms_support import job_form
+from tests.api_support import make_runs
+from tests.jobs.dashboard.forms_support import job_form
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from jobs.models import Job, JobStep
 from jobs.services import apikey_create
 from jobs.steps import CONFIG_FIELDS, CONFIG_KEYS, STEP_FIELDS
 from jobs.write import FIELDS
-from tests.dashboard.forms_support import job_form
+from tests.jobs.dashboard.forms_support import job_form
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.logging import JsonFormatter, PlainFormatter
-from tests.engine.execute_support import execute, make_job, make_run
+from tests.jobs.engine.execute_support import execute, make_job, make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAIN = "%(asctime)s %(levelname)s %(name)s %(message)s"

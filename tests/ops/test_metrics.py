@@ -13,9 +13,9 @@ from jobs import metrics
 from jobs.engine.dispatch import dispatch
 from jobs.engine.reaper import reap
 from jobs.models import Job
-from tests.engine.dispatch_support import T0, Published, at, interval_job
-from tests.engine.execute_support import execute, make_job, make_run
 from tests.factories import JobFactory, RunFactory
+from tests.jobs.engine.dispatch_support import T0, Published, at, interval_job
+from tests.jobs.engine.execute_support import execute, make_job, make_run
 from tests.ops.support import delta, scrape, this_process, value
 
 FAMILIES = [

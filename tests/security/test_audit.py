@@ -15,7 +15,7 @@ from history.services import run_delete, runs_delete
 from jobs.admin import AuditEntryAdmin
 from jobs.models import AuditEntry, Membership
 from jobs.services import apikey_create, member_set
-from tests.api.conftest import make_runs
+from tests.api_support import make_runs
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 
 from history.models import Run
 from jobs.models import ApiKey, AuditEntry, Job, Team
-from tests.api.conftest import make_runs
-from tests.dashboard.forms_support import job_form
+from tests.api_support import make_runs
+from tests.jobs.dashboard.forms_support import job_form
 
 pytestmark = pytest.mark.django_db
 

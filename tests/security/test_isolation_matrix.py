@@ -25,7 +25,7 @@ from alerts.models import Incident
 from alerts.services import channel_create, rule_save
 from jobs.calendar_services import calendar_write
 from jobs.services import apikey_create
-from tests.api.conftest import make_runs
+from tests.api_support import make_runs
 from tests.factories import JobFactory, MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import Client
 
 from jobs.models import ApiKey
 from jobs.services import apikey_create
-from tests.engine.execute_support import execute, make_job, make_run
+from tests.jobs.engine.execute_support import execute, make_job, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the engine writes results on threads of its own
 

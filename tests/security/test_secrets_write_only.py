@@ -18,8 +18,8 @@ from django.urls import reverse
 from history.models import Run, RunStep
 from jobs.crypto import decrypt_config
 from jobs.models import AuditEntry, Job
-from tests.dashboard.forms_support import job_form
-from tests.engine.execute_support import execute, make_run
+from tests.jobs.dashboard.forms_support import job_form
+from tests.jobs.engine.execute_support import execute, make_run
 from tests.security.test_secrets import dump_database
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the engine writes results on threads of its own
