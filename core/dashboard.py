@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from rest_framework import exceptions
@@ -53,6 +54,18 @@ class Load:
     name: str
     field: bool = False
     optional: bool = False
+
+    @classmethod
+    def among(cls, queryset: QuerySet[Any], arg: str, name: str) -> Load:
+        """The object of `queryset` whose pk the URL argument `arg` is, in one of the caller's teams (else 404)."""
+
+        def find(actor: Actor, pk: Any) -> Any:
+            found = queryset.filter(pk=pk, team_id__in=actor.team_ids).first()
+            if found is None:
+                raise Http404(f"No such {name}.")
+            return found
+
+        return cls(arg, find, name)
 
 
 def _job(actor: Actor, job_id: Any) -> Job:

@@ -1,4 +1,4 @@
-"""Reads of jobs and teams, always as someone: what the caller can see is where every lookup starts.
+"""Reads of jobs, teams and the audit log, always as someone: what the caller can see is where every lookup starts.
 
 A job or team outside the caller's teams is not found (404: its existence is not revealed); whether
 the caller may act on one it can see is the permission check's (jobs.access.require), made by the
@@ -8,13 +8,19 @@ API's permission class and the dashboard's decorator.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
+import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from rest_framework import exceptions
 
 from core.errors import Conflict
+from history.selectors import UtcDateTimeFilter, empty_filters
 from jobs.access import Actor
-from jobs.models import Job, Team
+from jobs.models import AuditEntry, Job, Team
+from jobs.roles import TEAM_ADMIN
 
 # Enough to name the candidates in a 409 without loading every job that shares the name.
 _AMBIGUOUS_SHOWN = 20
@@ -74,3 +80,31 @@ def team_get(*, actor: Actor, slug: str) -> Team:
     if team is None:
         raise exceptions.NotFound(f"No team {slug!r}.")
     return team
+
+
+class AuditFilter(django_filters.FilterSet):
+    action = django_filters.ChoiceFilter(choices=AuditEntry.Action.choices)
+    actor = django_filters.CharFilter(method="filter_actor", max_length=200)
+    team = django_filters.CharFilter(field_name="team__slug", max_length=64)
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEntry
+        fields: list[str] = []
+
+    def filter_actor(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """A username, or a key as `key:<prefix>` or its bare prefix."""
+        return queryset.filter(Q(actor_label=value) | Q(actor_label=f"key:{value}"))
+
+
+def audit_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditEntry]:
+    """Entries of the teams where the caller holds team:admin; ValidationError on bad filters."""
+    queryset = AuditEntry.objects.filter(team_id__in=actor.team_ids_with(TEAM_ADMIN)).select_related("team")
+    empty = empty_filters(filters or {}, ("action", "since", "until"))  # a time or a choice given empty
+    if empty:
+        raise ValidationError(empty)
+    filterset = AuditFilter(data=filters or {}, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
+    return filterset.qs.order_by("-created_at", "-id")

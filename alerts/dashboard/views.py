@@ -21,7 +21,6 @@ from alerts.models import AlertRule, Channel, Delivery, Incident
 from alerts.services import channel_create, channel_delete, channel_test, rule_delete, rule_save
 from core.dashboard import JOB_FIELD, Load, dashboard_view, page_context, paginate
 from history.models import Run
-from jobs.access import Actor
 from jobs.models import Job, Team
 from jobs.roles import JOB_EDIT, JOB_READ, TEAM_ADMIN
 
@@ -113,15 +112,8 @@ def _form_errors(form: RuleForm) -> list[str]:
             for name, errors in form.errors.items()]  # fmt: skip
 
 
-def _rule(actor: Actor, rule_id: UUID) -> AlertRule:
-    rule = AlertRule.objects.filter(pk=rule_id, team_id__in=actor.team_ids).select_related("job").first()
-    if rule is None:
-        raise Http404("No such rule.")
-    return rule
-
-
 @require_POST
-@dashboard_view(permission=JOB_EDIT, load=Load("rule_id", _rule, "rule"))
+@dashboard_view(permission=JOB_EDIT, load=Load.among(AlertRule.objects.select_related("job"), "rule_id", "rule"))
 def rule_delete_view(request: HttpRequest, rule: AlertRule) -> HttpResponse:
     back = ("jobs:detail", {"job_id": rule.job_id}) if rule.job_id else ("alerts:channels", {})
     if request.POST.get("confirm") != "yes":
@@ -146,15 +138,8 @@ def incidents_page(request: HttpRequest, team: Team, job: Job | None) -> HttpRes
     return render(request, "alerts/incidents.html", context)
 
 
-def _incident(actor: Actor, incident_id: UUID) -> Incident:
-    incident = Incident.objects.filter(pk=incident_id, team_id__in=actor.team_ids).select_related("job").first()
-    if incident is None:
-        raise Http404("No such incident.")
-    return incident
-
-
 @require_GET
-@dashboard_view(permission=JOB_READ, load=Load("incident_id", _incident, "incident"))
+@dashboard_view(permission=JOB_READ, load=Load.among(Incident.objects.select_related("job"), "incident_id", "incident"))
 def incident_detail(request: HttpRequest, incident: Incident) -> HttpResponse:
     runs = Run.objects.filter(job_id=incident.job_id, finished_at__gte=incident.opened_at)
     if incident.closed_at is not None:

@@ -38,41 +38,25 @@ def in_force(job: Job) -> dict[str, Any]:
     }
 
 
+def _threshold(field: type[serializers.Field], name: str, low: float, high: float) -> Any:
+    """An optional threshold of the job's (null: the server's default), bounded as jobs.write checks it."""
+    return field(
+        source=name,
+        required=False,
+        allow_null=True,
+        min_value=low,
+        max_value=high,
+        help_text=FIELDS[name].help + " Null: the default.",
+    )
+
+
 class AnomalySerializer(StrictSerializer):
     """Types only: the rules (a parseable JSON field, the minimum within the window) are jobs.write's."""
 
-    window = serializers.IntegerField(
-        source="anomaly_window",
-        required=False,
-        allow_null=True,
-        min_value=3,
-        max_value=MAX_WINDOW,
-        help_text=FIELDS["anomaly_window"].help + " Null: the default.",
-    )
-    minSamples = serializers.IntegerField(
-        source="anomaly_min_samples",
-        required=False,
-        allow_null=True,
-        min_value=2,
-        max_value=MAX_WINDOW,
-        help_text=FIELDS["anomaly_min_samples"].help + " Null: the default.",
-    )
-    durationK = serializers.FloatField(
-        source="anomaly_duration_k",
-        required=False,
-        allow_null=True,
-        min_value=0,
-        max_value=100,
-        help_text=FIELDS["anomaly_duration_k"].help + " Null: the default.",
-    )
-    sizeFactor = serializers.FloatField(
-        source="anomaly_size_factor",
-        required=False,
-        allow_null=True,
-        min_value=0,
-        max_value=1_000_000,
-        help_text=FIELDS["anomaly_size_factor"].help + " Null: the default.",
-    )
+    window = _threshold(serializers.IntegerField, "anomaly_window", 3, MAX_WINDOW)
+    minSamples = _threshold(serializers.IntegerField, "anomaly_min_samples", 2, MAX_WINDOW)
+    durationK = _threshold(serializers.FloatField, "anomaly_duration_k", 0, 100)
+    sizeFactor = _threshold(serializers.FloatField, "anomaly_size_factor", 0, 1_000_000)
     jsonField = serializers.CharField(
         source="anomaly_json_field",
         required=False,

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import django_filters
-from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -18,40 +14,12 @@ from core.api import TeamScopedView
 from core.docs import query_param
 from core.params import DEFAULT_LIMIT, MAX_LIMIT, Gathered, hal_list, offset_links, query_int
 from core.times import iso
-from history.selectors import UtcDateTimeFilter, empty_filters
-from jobs.access import Actor, actor_from_request
+from jobs.access import actor_from_request
 from jobs.models import AuditEntry
 from jobs.roles import TEAM_ADMIN
+from jobs.selectors import audit_list
 
 AUDIT_REL = "hg:audit"
-
-
-class AuditFilter(django_filters.FilterSet):
-    action = django_filters.ChoiceFilter(choices=AuditEntry.Action.choices)
-    actor = django_filters.CharFilter(method="filter_actor", max_length=200)
-    team = django_filters.CharFilter(field_name="team__slug", max_length=64)
-    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
-    class Meta:
-        model = AuditEntry
-        fields: list[str] = []
-
-    def filter_actor(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        """A username, or a key as `key:<prefix>` or its bare prefix."""
-        return queryset.filter(Q(actor_label=value) | Q(actor_label=f"key:{value}"))
-
-
-def audit_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditEntry]:
-    """Entries of the teams where the caller holds team:admin; ValidationError on bad filters."""
-    queryset = AuditEntry.objects.filter(team_id__in=actor.team_ids_with(TEAM_ADMIN)).select_related("team")
-    empty = empty_filters(filters or {}, ("action", "since", "until"))  # a time or a choice given empty
-    if empty:
-        raise ValidationError(empty)
-    filterset = AuditFilter(data=filters or {}, queryset=queryset)
-    if not filterset.is_valid():
-        raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
-    return filterset.qs.order_by("-created_at", "-id")
 
 
 def audit_item(entry: AuditEntry) -> dict[str, Any]:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from uuid import UUID
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.dashboard import Load, dashboard_view, page_context
 from core.errors import Conflict
-from jobs.access import Actor
 from jobs.calendar_models import Calendar
 from jobs.calendar_services import calendar_delete, calendar_summary, calendar_write
 from jobs.calendars import parse_window_text
@@ -85,13 +83,6 @@ def _apply_errors(exc: ValidationError, form: CalendarForm) -> None:
             form.add_error(field, line + message)
 
 
-def _calendar(actor: Actor, calendar_id: UUID) -> Calendar:
-    return get_object_or_404(Calendar.objects.select_related("team"), pk=calendar_id, team_id__in=actor.team_ids)
-
-
-CALENDAR = Load("calendar_id", _calendar, "calendar")
-
-
 @require_http_methods(["GET", "POST"])
 @dashboard_view(permission={"GET": JOB_READ, "POST": JOB_EDIT})
 def calendar_list_view(request: HttpRequest, team: Team) -> HttpResponse:
@@ -123,7 +114,9 @@ def calendar_list_view(request: HttpRequest, team: Team) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@dashboard_view(permission=JOB_EDIT, load=CALENDAR)
+@dashboard_view(
+    permission=JOB_EDIT, load=Load.among(Calendar.objects.select_related("team"), "calendar_id", "calendar")
+)
 def calendar_delete_view(request: HttpRequest, calendar: Calendar) -> HttpResponse:
     """GET asks for confirmation; POST deletes the calendar, unless jobs still use it."""
     if request.method == "POST":

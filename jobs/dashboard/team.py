@@ -19,7 +19,7 @@ from jobs.access import Actor
 from jobs.dashboard.audit_filters import AuditFilterForm
 from jobs.models import ApiKey, AuditEntry, Team
 from jobs.roles import JOB_READ, PERMISSIONS, TEAM_ADMIN, Role
-from jobs.selectors import team_get
+from jobs.selectors import audit_list, team_get
 from jobs.services import apikey_create, apikey_revoke
 from jobs.text import CleanTextMixin
 
@@ -127,8 +127,6 @@ AUDIT_PAGE_SIZE = 50
 @dashboard_view(permission=TEAM_ADMIN)
 def audit_page(request: HttpRequest, team: Team) -> HttpResponse:
     """The team's audit log (team admins only), newest first, filtered like GET /api/audit."""
-    from jobs.api.audit import audit_list  # the API module pulls in DRF's serializers
-
     form = AuditFilterForm(request.GET)
     errors: dict[str, list[str]] = dict(form.errors) if not form.is_valid() else {}
     filters = {**form.audit_filters(), "team": team.slug} if not errors else {}
