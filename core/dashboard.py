@@ -104,7 +104,7 @@ def current_team(request: HttpRequest, teams: list[Team]) -> Team | None:
         return by_id[chosen]
     # The actor holds the user's teams in the order they joined them (jobs.access.actor_for_user).
     first = next((team_id for team_id in actor_of(request).permissions if team_id in by_id), None)
-    return by_id.get(first)
+    return by_id.get(first) if first is not None else None
 
 
 def page_context(request: HttpRequest, team: Team | None, **extra: Any) -> dict[str, Any]:
