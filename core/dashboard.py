@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
 from rest_framework import exceptions
 
@@ -26,14 +26,14 @@ from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN, TEAM_ADMIN
 SESSION_TEAM = "hourglass_team_id"
 _ACTOR_ATTR = "_hourglass_actor"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def dashboard_view(view: View) -> View:
     """Login required (to the dashboard's login page); access errors become 404 / 403 pages."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except exceptions.NotFound as exc:
@@ -44,7 +44,7 @@ def dashboard_view(view: View) -> View:
     signed_in = login_required(wrapper, login_url="login")
 
     @functools.wraps(view)
-    def entry(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def entry(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if is_htmx(request) and not request.user.is_authenticated:
             # A poll after the session ended: send the whole page to the login form, rather than
             # letting htmx follow the redirect and paste the login page into a table row.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import UUID
 
 from django.contrib import messages
@@ -68,7 +68,7 @@ def job_runs_new(request: HttpRequest, job_id: UUID | None = None) -> HttpRespon
     filters = form.run_filters()
     # RunFilter's createdAfter is inclusive; one microsecond later excludes the newest row already shown.
     after = since + timedelta(microseconds=1)
-    if "createdAfter" not in filters or parse_datetime(filters["createdAfter"]) < after:
+    if "createdAfter" not in filters or cast(datetime, parse_datetime(filters["createdAfter"])) < after:
         filters["createdAfter"] = after.isoformat()
     try:
         queryset = scope.runs(actor, filters)
@@ -184,7 +184,7 @@ def runs_delete_view(request: HttpRequest, job_id: UUID | None = None) -> HttpRe
     actor, scope = scope_for(request, job_id, JOB_EDIT)
     form = BulkDeleteForm(request.POST)
     if not form.is_valid():
-        messages.warning(request, " ".join(form.non_field_errors()))
+        messages.warning(request, " ".join(cast("list[str]", form.non_field_errors())))
         return redirect(scope.page_url)
     selected = scope.runs(actor).filter(pk__in=form.cleaned_data["runs"])
     if not form.cleaned_data["confirm"]:

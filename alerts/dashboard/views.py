@@ -5,7 +5,7 @@ Members see them (job:read); team admins add, test and delete channels; editors 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.contrib import messages
@@ -132,7 +132,7 @@ def rule_create_view(request: HttpRequest) -> HttpResponse:
 
 def _form_errors(form: RuleForm) -> list[str]:
     return [f"{form.fields[name].label or name if name in form.fields else ''}: {' '.join(errors)}".lstrip(": ")
-            for name, errors in form.errors.items()]  # fmt: skip
+            for name, errors in cast("dict[str, list[str]]", form.errors).items()]  # fmt: skip
 
 
 @require_POST
@@ -143,7 +143,9 @@ def rule_delete_view(request: HttpRequest, rule_id: UUID) -> HttpResponse:
     if rule is None:
         raise Http404("No such rule.")
     require(actor, rule.team_id, JOB_EDIT)
-    back = ("jobs:detail", {"job_id": rule.job_id}) if rule.job_id else ("alerts:channels", {})
+    back: tuple[str, dict[str, Any]] = (
+        ("jobs:detail", {"job_id": rule.job_id}) if rule.job_id else ("alerts:channels", {})
+    )
     if request.POST.get("confirm") != "yes":
         context = page_context(request, rule.team, rule=rule, back_url=reverse(back[0], kwargs=back[1]))
         return render(request, "alerts/rule_confirm_delete.html", context)

@@ -48,7 +48,7 @@ def audit_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> Que
     empty = empty_filters(filters or {}, ("action", "since", "until"))  # a time or a choice given empty
     if empty:
         raise ValidationError(empty)
-    filterset = AuditFilter(data=filters or {}, queryset=queryset)
+    filterset = AuditFilter(data=filters or {}, queryset=queryset)  # type: ignore[arg-type]  # any Mapping works
     if not filterset.is_valid():
         raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
     return filterset.qs.order_by("-created_at", "-id")
