@@ -23,7 +23,7 @@ MAX_WITHIN_SECONDS = 7 * 86_400
 ON_VALUES = tuple(JobTrigger.On.values)
 # A page of jobs' `after` (Job.after, and so Job.schedule_text) in one query.
 TRIGGERS_PREFETCH = Prefetch("triggers", queryset=JobTrigger.objects.select_related("upstream"))
-_VERBS = {JobTrigger.On.SUCCESS: "succeeds", JobTrigger.On.FAILURE: "fails", JobTrigger.On.ANY: "ends"}
+_VERBS: dict[str, str] = {JobTrigger.On.SUCCESS: "succeeds", JobTrigger.On.FAILURE: "fails", JobTrigger.On.ANY: "ends"}
 
 
 def clean_after(value: Any) -> list[dict[str, str]]:

@@ -202,6 +202,7 @@ def probe_view(request: HttpRequest, job_id: UUID | None = None) -> HttpResponse
     """htmx from the job form: the answer to the first HTTP step as typed (job:run and job:edit)."""
     actor = actor_of(request)
     job = None
+    team: Team | None
     if job_id is not None:
         job = job_for_actor(actor, str(job_id), JOB_EDIT)
         team = job.team
