@@ -24,10 +24,10 @@ _CHUNK = b"x" * 65536
 
 class Responder(asyncio.Protocol):
     receipts: list[tuple[str, float]] = []
+    transport: asyncio.Transport  # set by connection_made, before any data arrives
 
     def __init__(self) -> None:
         self.buffer = b""
-        self.transport: asyncio.Transport | None = None
         self.writable = asyncio.Event()
         self.writable.set()
         self.closed = False
