@@ -69,6 +69,8 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider -p no:xdist tests/test_import_rules.py
 	$(PY) manage.py makemigrations --check --dry-run
 
 fmt: install-dev

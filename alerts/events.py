@@ -164,6 +164,7 @@ def runs_ended(ends: Sequence[RunEnd], now: datetime | None = None) -> list[str]
         for incident in Incident.objects.filter(job_id__in={end.job_id for end in covered}, status="open")
     }
     recorder = _Recorder(now)
+    incident: Incident | None
     for end in sorted(covered, key=lambda e: e.finished_at):
         job, label = str(end.job_id), labels.get(str(end.job_id), str(end.job_id))
         common = {"team_id": end.team_id, "job": end.job_id, "run_id": end.run_id, "job_label": label}

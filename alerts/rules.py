@@ -72,7 +72,7 @@ def incident_url(incident: Incident | None) -> str:
     return base + reverse("alerts:incident-detail", kwargs={"incident_id": incident.pk})
 
 
-_TITLES = {
+_TITLES: dict[str, str] = {
     Event.FAILURE: "{job} failed",
     Event.RECOVERY: "{job} recovered",
     Event.MISSED: "{job} missed a slot",

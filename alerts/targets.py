@@ -190,7 +190,7 @@ def _connect_checked(guard: Guard, host: str, port: int, connect: Any) -> Any:
 
 
 _urllib3_create_connection = urllib3_connection.create_connection
-_smtp_get_socket = smtplib.SMTP._get_socket
+_smtp_get_socket = smtplib.SMTP._get_socket  # type: ignore[attr-defined]  # private, not in typeshed's smtplib
 
 
 def _guarded_create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
@@ -211,7 +211,7 @@ def _guarded_smtp_socket(self: smtplib.SMTP, host: str, port: int, timeout: Any)
 
 
 urllib3_connection.create_connection = _guarded_create_connection
-smtplib.SMTP._get_socket = _guarded_smtp_socket  # type: ignore[method-assign]
+smtplib.SMTP._get_socket = _guarded_smtp_socket  # type: ignore[attr-defined]  # private, not in typeshed's smtplib
 
 
 def guard_for(plugin: Any, kind: str, policy: TargetPolicy | None = None) -> Guard:

@@ -213,10 +213,10 @@ def run(ctx: Context) -> dict[str, Any]:
     task_rps = _median_of(samples["task"], "runs_per_s")
     run_task_rps = _median_of(samples["run_task"], "runs_per_s")
     one, two = _median_of(samples["scale1"], "runs_per_s"), _median_of(samples["scale2"], "runs_per_s")
-    shares = Counter()
+    shares: Counter[str] = Counter()
     for sample in samples["scale2"]:
         shares.update(sample["batches_per_worker"])
-    result = {
+    result: dict[str, Any] = {
         "name": NAME,
         "m": m,
         "m_scale": m_scale,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import UUID
 
 from django.db import connection, transaction
 
@@ -52,7 +53,7 @@ def hourglass(keep: int) -> dict[str, Any]:
     locks: list[float] = []
     delete_batch = retention._delete_batch
 
-    def timed_batch(run_ids: list[object]) -> int:
+    def timed_batch(run_ids: list[UUID]) -> int:
         started = time.perf_counter()
         try:
             return delete_batch(run_ids)

@@ -113,7 +113,7 @@ def run(ctx: Context) -> dict[str, Any]:
     try:
         job = data.first_job
         last_page = (jobs + 2 + PER_PAGE - 1) // PER_PAGE  # with the small and the busy job
-        pages = {
+        pages: dict[str, dict[str, Any]] = {
             "job list, page 1": {
                 "dashboard": ["/"],
                 "api": [f"/api/jobs?limit={PER_PAGE}"],
@@ -154,7 +154,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 for extra in [key for key in page if key.startswith("api (")]:
                     alternatives.setdefault(extra, []).extend(_time(client, page[extra], 1))
             counts = {label: _queries(client, path) for label, path in page["counts"].items()}
-            row = {
+            row: dict[str, Any] = {
                 "page": name,
                 "dashboard_p50_ms": round(common.median(dashboard) * 1000, 2),
                 "dashboard_p99_ms": round(common.percentile(dashboard, 99) * 1000, 2),

@@ -36,7 +36,7 @@ def _register(n: int, team_id: int, far: Any) -> None:
     common.clear_jobs()
     if connection.vendor == "postgresql":
         # Every column from the model: given here, or the field's default (so new fields need nothing).
-        given = {
+        given: dict[str, tuple[str, list[Any]]] = {
             "id": ("gen_random_uuid()", []),
             "team": ("%s", [team_id]),
             "natural_id": ("'tick-' || i", []),
@@ -47,6 +47,7 @@ def _register(n: int, team_id: int, far: Any) -> None:
             "created_at": ("now()", []),
             "updated_at": ("now()", []),
         }
+        params: list[Any]
         columns, values, params = [], [], []
         for field in Job._meta.concrete_fields:
             sql, args = given.get(field.name) or ("%s", [field.get_db_prep_save(field.get_default(), connection)])

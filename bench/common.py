@@ -392,7 +392,7 @@ def timed(operation: Callable[[], Any], repeat: int, warmup: int = 1) -> list[fl
 
 
 def ratio(value: float | None, baseline: float | None) -> float | None:
-    if value is None or baseline in (None, 0) or math.isinf(value) or math.isnan(value):
+    if value is None or baseline is None or baseline == 0 or math.isinf(value) or math.isnan(value):
         return None
     return round(value / baseline, 2)
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 
@@ -226,7 +226,7 @@ def _insert_in_server(groups: list[tuple[list[Job], int]], start: datetime) -> N
         cursor.execute("SET LOCAL session_replication_role = replica")
         for jobs, runs_per_job in groups:
             cadence = SPAN / runs_per_job
-            params = {
+            params: dict[str, Any] = {
                 "job_ids": [job.pk for job in jobs],
                 "runs": runs_per_job,
                 "start": start,
@@ -329,7 +329,7 @@ def ensure(ctx: common.Context, jobs: int, runs_per_job: int, *, busy_runs: int 
         if connection.vendor == "postgresql" and not ctx.smoke:
             _marker(spec)
     team, user, key = _people()
-    first = Job.objects.filter(team=team).order_by("natural_id").first()
+    first = cast(Job, Job.objects.filter(team=team).order_by("natural_id").first())  # generate() made `jobs` of them
     busy = Job.objects.filter(team=team, natural_id=BUSY_JOB).first() if busy_runs else None
     return Dataset(team, user, key, jobs, runs_per_job, first, busy)
 

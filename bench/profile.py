@@ -15,8 +15,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bench.__main__ import ROOT, prepare
+
+if TYPE_CHECKING:
+    from bench.common import Context
 
 
 def _timed(label: str, call: Callable[[], object], repeat: int) -> None:
@@ -44,14 +48,14 @@ def _profile(call: Callable[[], object], repeat: int) -> None:
 
 def _get(client: object, path: str) -> Callable[[], object]:
     def call() -> object:
-        response = client.get(path)  # type: ignore[attr-defined]
+        response = client.get(path)  # type: ignore[attr-defined]  # a Django or DRF test client; both have get()
         assert response.status_code == 200, (path, response.status_code)
         return response
 
     return call
 
 
-def api(ctx: object, repeat: int) -> None:
+def api(ctx: Context, repeat: int) -> None:
     from django.test import Client
 
     from bench import b3_history_api, dataset
@@ -65,7 +69,7 @@ def api(ctx: object, repeat: int) -> None:
     _profile(request, repeat)
 
 
-def dashboard(ctx: object, repeat: int) -> None:
+def dashboard(ctx: Context, repeat: int) -> None:
     from django.test import Client
 
     from bench import dataset
@@ -78,7 +82,7 @@ def dashboard(ctx: object, repeat: int) -> None:
         _profile(_get(client, page), repeat)
 
 
-def executor(ctx: object, repeat: int) -> None:
+def executor(ctx: Context, repeat: int) -> None:
     from bench import common
     from history.models import Run
     from jobs.engine import dispatch
@@ -86,7 +90,7 @@ def executor(ctx: object, repeat: int) -> None:
     from jobs.models import Job
 
     runs = max(repeat, 100) * 10
-    with common.Target(ctx) as target:  # type: ignore[arg-type]
+    with common.Target(ctx) as target:
         common.clear_jobs()
         common.make_jobs(common.bench_team(), [target.url(f"/r/{index}") for index in range(runs)])
         engine = Engine().start()  # one engine for every batch, as in a worker process

@@ -24,17 +24,17 @@ _CHUNK = b"x" * 65536
 
 class Responder(asyncio.Protocol):
     receipts: list[tuple[str, float]] = []
+    transport: asyncio.Transport  # set by connection_made, before any data arrives
 
     def __init__(self) -> None:
         self.buffer = b""
-        self.transport: asyncio.Transport | None = None
         self.writable = asyncio.Event()
         self.writable.set()
         self.closed = False
         self.streaming = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio hands a stream protocol its Transport, typed as the BaseTransport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

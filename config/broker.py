@@ -30,9 +30,11 @@ import logging
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from time import monotonic
-from typing import Any
+from typing import Any, cast
 
+from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem, redis
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
@@ -56,21 +58,21 @@ class Channel(filesystem.Channel):
         with _bind_lock:
             super().queue_bind(*args, **kwargs)
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]  # kombu's real signature
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         try:
             _write_whole(final, str_to_bytes(dumps(payload)))
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
-        table = self._exchange_file(exchange)
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str | None, queue: str) -> None:
+        table = self._exchange_file(exchange)  # type: ignore[attr-defined]  # kombu's; not in the stub
         self.control_folder.mkdir(exist_ok=True)
         entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         try:
             with open(table.with_suffix(".lock"), "a") as guard:
-                filesystem.lock(guard, filesystem.LOCK_EX)
+                filesystem.lock(guard, filesystem.LOCK_EX)  # type: ignore[attr-defined]  # kombu's; not in the stub
                 try:
                     queues = self.get_table(exchange)
                     if entry not in queues:
@@ -78,7 +80,7 @@ class Channel(filesystem.Channel):
                 finally:
                     filesystem.unlock(guard)
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot open {table}") from exc
+            raise ChannelError(f"Cannot open {table}") from exc
 
 
 class Transport(filesystem.Transport):
@@ -93,7 +95,7 @@ class RedisQoS(redis.QoS):
                     "Broker connection already closed: %d unacknowledged message(s) left for Redis to restore",
                     len(self._delivered),
                 )
-            self._delivered.clear()
+            cast(OrderedDict, self._delivered).clear()  # QoS.__init__ sets it; None is only the class default
             return
         super().restore_unacked(client)
 

@@ -39,7 +39,7 @@ class CleanBodyMixin:
     """For a DRF parser: what it parsed is refused if any name or value holds a NUL or a lone surrogate."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        parsed = super().parse(stream, media_type, parser_context)  # type: ignore[misc]
+        parsed = super().parse(stream, media_type, parser_context)  # type: ignore[misc]  # a mixin: the parser class it is mixed into has parse()
         _check_body(getattr(parsed, "data", parsed))  # multipart answers DataAndFiles
         return parsed
 

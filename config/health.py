@@ -71,7 +71,12 @@ def check_broker() -> Result:
     try:
         if transport == "filesystem":
             return _filesystem_broker(options)
-        broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=attempt)
+        broker.ensure_connection(
+            max_retries=1,
+            interval_start=0,
+            interval_step=0,
+            timeout=attempt,  # type: ignore[arg-type]  # kombu takes float seconds; the stub says int
+        )
     except Exception as exc:
         return _error(f"unreachable ({type(exc).__name__})", transport=transport)
     finally:

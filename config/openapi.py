@@ -17,6 +17,6 @@ def json_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
         for operation in item.values():
             body = operation.get("requestBody") if isinstance(operation, dict) else None
             content = body.get("content", {}) if body else {}
-            if JSON in content:
+            if body and JSON in content:
                 body["content"] = {JSON: content[JSON]}
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import IO, Any
 
 from rest_framework import parsers
@@ -66,7 +67,9 @@ class StrictJSONDecoder(json.JSONDecoder):
 class JSONParser(parsers.JSONParser):
     """DRF's JSONParser with finite numbers and bounded nesting."""
 
-    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         encoding = (parser_context or {}).get("encoding", "utf-8")
         try:
             return loads_strict(stream.read().decode(encoding))

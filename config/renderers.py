@@ -20,7 +20,7 @@ from rest_framework.utils import encoders
 try:
     import orjson
 except ImportError:  # pragma: no cover - requirements.txt pins it; a bare checkout still works
-    orjson = None
+    orjson = None  # type: ignore[assignment]  # mypy cannot type an import that may be None
 
 _DRF_DEFAULT = encoders.JSONEncoder().default
 # A number with an exponent as orjson writes it, after what can precede a value. Text inside a
@@ -31,7 +31,11 @@ _OPTIONS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME) if orjson
 
 class FastJSONRenderer(JSONRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        if orjson is None or data is None or self.get_indent(accepted_media_type, renderer_context or {}) is not None:
+        if (
+            orjson is None
+            or data is None
+            or self.get_indent(accepted_media_type or "", renderer_context or {}) is not None
+        ):
             return super().render(data, accepted_media_type, renderer_context)
         try:
             rendered = orjson.dumps(data, default=_DRF_DEFAULT, option=_OPTIONS)

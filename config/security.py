@@ -6,13 +6,13 @@ import hashlib
 import ipaddress
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 # The dashboard loads its scripts and styles from /static/ only (htmx, app.js, app.css): no inline code.
 DEFAULT_CSP = (
@@ -88,7 +88,7 @@ def _count_failure(key: str) -> None:
             cache.set(key, 1, window)
 
 
-def _record(user_key: str, address_key: str, response: HttpResponse) -> None:
+def _record(user_key: str, address_key: str, response: HttpResponseBase) -> None:
     """A login form that comes back (200) is a failed attempt and counts on both counters; a redirect is a
     success and clears the username's count only: a sprayer who knows one password must not reset the
     address's."""
@@ -99,9 +99,10 @@ def _record(user_key: str, address_key: str, response: HttpResponse) -> None:
         cache.delete(user_key)
 
 
-def _guarded(
-    request: HttpRequest, respond: Callable[[], HttpResponse], blocked: Callable[[str], HttpResponse]
-) -> HttpResponse:
+_Response = TypeVar("_Response", bound=HttpResponseBase)
+
+
+def _guarded(request: HttpRequest, respond: Callable[[], _Response], blocked: Callable[[str], _Response]) -> _Response:
     """Answer `blocked(message)` (429, Retry-After) without checking the password once the username from
     this address, or this address across usernames, has failed too often; otherwise answer `respond()`
     and count the outcome."""
@@ -116,12 +117,12 @@ def _guarded(
     return response
 
 
-def throttle_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def throttle_login(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Wrap any sign-in view (the DRF browsable API's, the admin's) in the same counters as the dashboard's
     (per username and address, per address), so no login form offers an attacker fresh attempts."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method != "POST":
             return view(request, *args, **kwargs)
         return _guarded(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -262,7 +263,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # (`make run` starts one) keeps dispatching while every executor process is busy with a
 # batch that waits on slow targets. A worker started without -Q consumes both queues.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = {"celery": {}, "clock": {}}
+CELERY_TASK_QUEUES: dict[str, dict[str, Any]] = {"celery": {}, "clock": {}}
 CELERY_TASK_ROUTES = {
     "hourglass.dispatch": {"queue": "clock"},
     "hourglass.reap": {"queue": "clock"},

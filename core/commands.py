@@ -29,7 +29,7 @@ class Command(BaseCommand):
             sys.stderr.write(f"{subcommand}: error: {message}\n")
             sys.exit(2)
 
-        parser.error = error  # type: ignore[method-assign]
+        parser.error = error  # type: ignore[method-assign]  # argparse's error() is a method; ours says the error in one line and exits 2
         return parser
 
     def execute(self, *args: Any, **options: Any) -> Any:

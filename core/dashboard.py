@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import resolve_url
 from rest_framework import exceptions
 
@@ -33,7 +33,7 @@ SESSION_TEAM = "hourglass_team_id"
 _ACTOR_ATTR = "_hourglass_actor"
 _TEAMS_ATTR = "_hourglass_teams"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 # What a page needs: a permission, several (all of them), or one per HTTP method ({"GET": JOB_READ, "POST": JOB_EDIT}).
 Needed = str | tuple[str, ...] | Mapping[str, str]
 
@@ -96,7 +96,7 @@ def _checked(view: View, needed: Needed | None, load: Load | None) -> View:
         return view
 
     @functools.wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         actor = actor_of(request)
         value: Any = None
         if load is not None and load.field:
@@ -143,7 +143,7 @@ def _dashboard_view(view: View, *, permission: Needed | None, load: Load | None)
     inner = _checked(view, permission, load)
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return inner(request, *args, **kwargs)
         except exceptions.NotFound as exc:
@@ -154,7 +154,7 @@ def _dashboard_view(view: View, *, permission: Needed | None, load: Load | None)
     signed_in = login_required(wrapper, login_url="login")
 
     @functools.wraps(view)
-    def entry(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def entry(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if is_htmx(request) and not request.user.is_authenticated:
             # A poll after the session ended: send the whole page to the login form, rather than
             # letting htmx follow the redirect and paste the login page into a table row.
@@ -220,7 +220,7 @@ def current_team(request: HttpRequest, teams: list[Team]) -> Team | None:
         return by_id[chosen]
     # The actor holds the user's teams in the order they joined them (jobs.access.actor_for_user).
     first = next((team_id for team_id in actor_of(request).permissions if team_id in by_id), None)
-    return by_id.get(first)
+    return by_id.get(first) if first is not None else None
 
 
 def page_context(request: HttpRequest, team: Team | None, **extra: Any) -> dict[str, Any]:

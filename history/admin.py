@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -21,7 +21,7 @@ class RunStepInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["name", "status", "http_status", "exit_code", "error", "started_at", "finished_at", "duration_ms"]
-    readonly_fields = fields
+    readonly_fields = cast("list[str]", fields)
 
     def has_add_permission(self, request: HttpRequest, obj: Run | None = None) -> bool:
         return False

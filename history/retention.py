@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Window
@@ -72,7 +73,7 @@ def prunable_runs(job: Job, now: datetime) -> QuerySet[Run]:
     return prunable
 
 
-def _delete_batch(run_ids: list[object]) -> int:
+def _delete_batch(run_ids: list[UUID]) -> int:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             return _delete_batch_by_array(run_ids)
@@ -94,7 +95,7 @@ def _delete_batch(run_ids: list[object]) -> int:
     return deleted
 
 
-def _delete_batch_by_array(run_ids: list[object]) -> int:
+def _delete_batch_by_array(run_ids: list[UUID]) -> int:
     """The same statements with the ids as one uuid[] parameter.
 
     Django's IN (%s, …) with 1,000 placeholders cost about 20 ms of Python per batch (building the
@@ -134,7 +135,7 @@ def _count_only(job: Job) -> bool:
     return job.keep_runs > 0 and job.keep_days is None and job.keep_failed_days is None
 
 
-def _beyond_newest_ids(job_ids: list[object]) -> list[object]:
+def _beyond_newest_ids(job_ids: list[UUID]) -> list[UUID]:
     """The ended runs of these jobs ranked past each job's keep_runs, by one window query."""
     newest_first = [F("created_at").desc(), F("id").desc()]
     ranked = (

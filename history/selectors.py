@@ -13,7 +13,7 @@ import statistics
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django import forms
@@ -22,6 +22,7 @@ from django.core.validators import RegexValidator
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
+from django.http import QueryDict
 
 from history import stats as history_stats
 from history.models import UNSUCCESSFUL_REASONS, Run, RunHourly
@@ -49,7 +50,7 @@ SEARCH_COLUMNS = ("run_name", "error", "response_body")  # what `q` matches, cas
 
 
 class IntegerFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
+    field_class = forms.IntegerField  # type: ignore[assignment]  # the stub allows only NumberFilter's DecimalField
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -117,7 +118,15 @@ class RunFilter(django_filters.FilterSet):
 
 # Filters whose values are a choice, a pattern, a time or a number: given empty, the caller meant something
 # that cannot be filtered on, so it is refused rather than ignored (q and job, free text, may be empty).
-STRICT_FILTERS = ("status", "endReason", "triggeredBy", "success", "httpStatus", "createdAfter", "createdBefore")
+STRICT_FILTERS: tuple[str, ...] = (
+    "status",
+    "endReason",
+    "triggeredBy",
+    "success",
+    "httpStatus",
+    "createdAfter",
+    "createdBefore",
+)
 STRICT_FILTERS += ("attempt",)
 
 
@@ -145,10 +154,10 @@ def run_list(*, actor: Actor, job: Job | None = None, filters: Mapping[str, Any]
     if job is not None:
         # Filter on the job alone, so the planner takes (job, -created_at, -id) and not the team index.
         readable = job.team_id in actor.team_ids_with(JOB_READ)
-        queryset = Run.objects.filter(job=job) if readable else Run.objects.none()
+        queryset: QuerySet[Run] = Run.objects.filter(job=job) if readable else Run.objects.none()
     else:
         queryset = run_visible(actor=actor)
-    data = filters if hasattr(filters, "getlist") else _normalized(filters or {})
+    data = cast(QueryDict, filters) if hasattr(filters, "getlist") else _normalized(filters or {})
     empty = empty_filters(data)
     if empty:
         raise ValidationError(empty)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +25,7 @@ from jobs.secrets import moved_by_variables
 MAX_VARIABLES = 100
 
 
-def _user_id(by: AbstractBaseUser | None) -> Any:
+def _user_id(by: AbstractBaseUser | AnonymousUser | None) -> Any:
     return by.pk if by is not None and getattr(by, "is_authenticated", False) else None
 
 
@@ -53,7 +54,12 @@ def _audit_run(run: Run, action: str, by: Any, **details: Any) -> None:
 
 
 def _start_manual_run(
-    *, job: Job, by: AbstractBaseUser | None, triggered_by: str, variables: dict[str, Any], data: dict[str, Any]
+    *,
+    job: Job,
+    by: AbstractBaseUser | AnonymousUser | None,
+    triggered_by: str,
+    variables: dict[str, Any],
+    data: dict[str, Any],
 ) -> Run:
     if triggered_by not in Run.Trigger.values or triggered_by == Run.Trigger.CRON:
         raise ValidationError({"triggered_by": f"Unknown trigger {triggered_by!r}; use api or dashboard."})
@@ -94,7 +100,11 @@ def _keep_secrets_home(job: Job, variables: dict[str, Any]) -> None:
 
 
 def run_trigger(
-    *, job: Job, by: AbstractBaseUser | None, triggered_by: str = "api", variables: dict[str, Any] | None = None
+    *,
+    job: Job,
+    by: AbstractBaseUser | AnonymousUser | None,
+    triggered_by: str = "api",
+    variables: dict[str, Any] | None = None,
 ) -> Run:
     """Run the job now. Manual runs ignore the overlap policy (as Northflank's do)."""
     clean = _clean_variables(variables)
@@ -102,14 +112,14 @@ def run_trigger(
     return _start_manual_run(job=job, by=by, triggered_by=triggered_by, variables=clean, data={})
 
 
-def run_rerun(*, run: Run, by: AbstractBaseUser | None, triggered_by: str = "api") -> Run:
+def run_rerun(*, run: Run, by: AbstractBaseUser | AnonymousUser | None, triggered_by: str = "api") -> Run:
     """A new run of the same job now, with the original run's variables."""
     return _start_manual_run(
         job=run.job, by=by, triggered_by=triggered_by, variables=dict(run.variables), data={"rerun_of": str(run.pk)}
     )
 
 
-def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
+def run_cancel(*, run: Run, by: AbstractBaseUser | AnonymousUser | None) -> Run:
     """Stop a run: a pending one ends `stopped` at once; a running one is asked to stop.
 
     The executor polls cancel_requested_at between reads and interrupts the request; if its
@@ -146,7 +156,7 @@ def run_cancel(*, run: Run, by: AbstractBaseUser | None) -> Run:
 DELETE_BATCH = 1000
 
 
-def run_delete(*, run: Run, by: AbstractBaseUser | None = None) -> None:
+def run_delete(*, run: Run, by: AbstractBaseUser | AnonymousUser | None = None) -> None:
     """Delete one ended run and its steps; a pending or running run must be cancelled first."""
     if run.is_active:
         raise Conflict(f"The run is {run.status}; cancel it first.")
@@ -155,7 +165,9 @@ def run_delete(*, run: Run, by: AbstractBaseUser | None = None) -> None:
         run.delete()
 
 
-def runs_delete(*, queryset: Any, by: AbstractBaseUser | None = None, batch_size: int = DELETE_BATCH) -> int:
+def runs_delete(
+    *, queryset: Any, by: AbstractBaseUser | AnonymousUser | None = None, batch_size: int = DELETE_BATCH
+) -> int:
     """Delete the ended runs in `queryset` batch by batch; pending and running runs are kept. Returns the count."""
     ended = queryset.order_by().filter(status=Run.Status.ENDED)
     deleted = 0

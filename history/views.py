@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -49,7 +49,7 @@ def stops_polling_when_gone(view: View) -> View:
     """An htmx poll for a run that is gone (deleted meanwhile, or never the caller's) stops polling."""
 
     @functools.wraps(view)
-    def polled(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def polled(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except Http404:
@@ -74,7 +74,7 @@ def job_runs_new(request: HttpRequest, team: Team, job: Job | None) -> HttpRespo
     filters = form.run_filters()
     # RunFilter's createdAfter is inclusive; one microsecond later excludes the newest row already shown.
     after = since + timedelta(microseconds=1)
-    if "createdAfter" not in filters or parse_datetime(filters["createdAfter"]) < after:
+    if "createdAfter" not in filters or cast(datetime, parse_datetime(filters["createdAfter"])) < after:
         filters["createdAfter"] = after.isoformat()
     try:
         queryset = scope.runs(actor, filters)
@@ -182,7 +182,7 @@ def runs_delete_view(request: HttpRequest, team: Team, job: Job | None) -> HttpR
     actor, scope = actor_of(request), RunScope(team=team, job=job)
     form = BulkDeleteForm(request.POST)
     if not form.is_valid():
-        messages.warning(request, " ".join(form.non_field_errors()))
+        messages.warning(request, " ".join(cast("list[str]", form.non_field_errors())))
         return redirect(scope.page_url)
     selected = scope.runs(actor).filter(pk__in=form.cleaned_data["runs"])
     if not form.cleaned_data["confirm"]:

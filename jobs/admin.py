@@ -7,7 +7,7 @@ Django's own model permissions cannot widen that. A superuser sees and does ever
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -31,9 +31,12 @@ from jobs.steps import validate_steps
 from jobs.text import CleanJSONField, CleanTextMixin
 from jobs.write import FIELDS, SCHEDULE_PATHS, job_validate
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 _ACTOR_ATTR = "_hourglass_admin_actor"
 # JSON in the admin's forms: a refused value (NUL, lone surrogate) can be shown again (jobs.text).
-JSON_FIELDS = {models.JSONField: {"form_class": CleanJSONField}}
+JSON_FIELDS: dict[type[models.Field], dict[str, Any]] = {models.JSONField: {"form_class": CleanJSONField}}
 
 
 class MembershipInline(admin.TabularInline):
@@ -121,7 +124,7 @@ class TeamRoleAdmin(admin.ModelAdmin):
             return response
         opts = self.opts
         changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name)
-        context = {"preserved_filters": self.get_preserved_filters(request), "opts": opts}
+        context: dict[str, Any] = {"preserved_filters": self.get_preserved_filters(request), "opts": opts}
         return HttpResponseRedirect(add_preserved_filters(context, changelist))
 
 
@@ -217,7 +220,7 @@ class JobAdmin(TeamRoleAdmin):
 
     def save_model(self, request: HttpRequest, obj: Job, form: JobAdminForm, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = cast("User", request.user)  # the admin serves signed-in staff only
         super().save_model(request, obj, form, change)
         # Normalises the schedule and recomputes next_run_at, as every other way of editing a job does.
         job_update(job=obj, schedule=form.schedule)

@@ -112,7 +112,7 @@ def audit_record(
 @receiver(pre_save, sender=Membership, dispatch_uid="audit_membership_pre_save")
 def _membership_before(sender: Any, instance: Membership, **kwargs: Any) -> None:
     previous = Membership.objects.filter(pk=instance.pk).values_list("role", flat=True).first() if instance.pk else None
-    instance._audit_previous_role = previous  # type: ignore[attr-defined]
+    instance._audit_previous_role = previous  # type: ignore[attr-defined]  # a note for the post_save receiver, not a model field
 
 
 @receiver(post_save, sender=Membership, dispatch_uid="audit_membership_post_save")

@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -151,7 +151,7 @@ class _LiveRateMixin:
     scope: str
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return cast("str | None", api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))  # the stub says numbers
 
 
 class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
@@ -161,6 +161,9 @@ class SlidingWindowRateThrottle(throttling.SimpleRateThrottle):
     list each time (at 20,000/minute, a 20,000-item list per request); this is two counters in
     the shared cache, whatever the rate.
     """
+
+    num_requests: int  # set by SimpleRateThrottle.__init__ from the rate
+    duration: int
 
     def allow_request(self, request: Request, view: Any) -> bool:
         if self.rate is None:
@@ -248,7 +251,7 @@ class AnonymousAddressThrottle(_LiveRateMixin, SlidingWindowRateThrottle):
 def throttle_unauthenticated(exc: Exception, request: Request | None, view: Any) -> Exception:
     """A 401 counts against the caller's address; past the rate it becomes a 429 with the wait."""
     unauthorized = isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed)
-    if not unauthorized or exc.status_code != 401 or request is None:
+    if not unauthorized or cast(exceptions.APIException, exc).status_code != 401 or request is None:
         return exc
     throttle = AnonymousAddressThrottle()
     if throttle.allow_request(request, view):

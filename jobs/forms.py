@@ -4,8 +4,9 @@ errors (keyed by canonical paths) `apply_errors` puts back on the fields that ca
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import django_filters
@@ -396,6 +397,8 @@ class StepForm(CleanTextMixin, forms.Form):
 
 
 class BaseStepFormSet(BaseFormSet):
+    _should_delete_form: Callable[[forms.Form], bool]  # BaseFormSet's own; not in the stubs
+
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
         # Every step is checked, even one left as it came: an empty URL is marked on its field, and a job
         # without steps is the service's to refuse, not Django's "Please submit at least 1 form.".
@@ -414,13 +417,15 @@ StepFormSet = formset_factory(StepForm, formset=BaseStepFormSet, extra=0, min_nu
 
 def step_formset(data: Any = None, job: Job | None = None) -> BaseStepFormSet:
     initial = [StepForm.initial_for(step) for step in job.steps.all()] if job is not None else None
-    return StepFormSet(data=data, initial=initial, prefix="steps")
+    return cast(BaseStepFormSet, StepFormSet(data=data, initial=initial, prefix="steps"))
 
 
 def apply_errors(exc: ValidationError, form: forms.Form, formset: BaseStepFormSet | None = None) -> None:
     """Put the service's errors on the fields they name (canonical paths are the form's names); a field
     already marked by its own parse keeps that one message. The rest go on the form itself."""
-    messages = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    messages = (
+        cast("dict[str | None, list[str]]", exc.message_dict) if hasattr(exc, "error_dict") else {None: exc.messages}
+    )
     step_forms = formset.live_forms() if formset is not None else []
     for key, errors in messages.items():
         target, field = _field_of(str(key) if key else "", form, step_forms)
@@ -471,4 +476,5 @@ class JobListFilter(django_filters.FilterSet):
         if value == "active":
             return queryset.filter(enabled=True)
         # Failing: the newest ended run did not succeed.
-        return queryset.filter(last_end_reason__isnull=False).exclude(last_end_reason="success")
+        failing = queryset.filter(last_end_reason__isnull=False)  # type: ignore[misc]  # from jobs_with_last_run
+        return failing.exclude(last_end_reason="success")  # type: ignore[misc]  # the same annotation

@@ -94,7 +94,7 @@ def _observe_ended(runs: list[Run | EndedRun], end_reason: str | None) -> None:
             DURATION.observe(run.duration_ms / 1000)
         level = logging.DEBUG if reason == Run.EndReason.SUCCESS else logging.INFO
         if run_log.isEnabledFor(level):
-            fields = {"run_id": str(run.pk), "job_id": str(run.job_id), "end_reason": reason}
+            fields: dict[str, Any] = {"run_id": str(run.pk), "job_id": str(run.job_id), "end_reason": reason}
             fields.update(attempt=run.attempt, duration_ms=run.duration_ms, lateness_ms=run.lateness_ms)
             run_log.log(level, "run ended: %s", reason, extra=fields)
 

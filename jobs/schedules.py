@@ -40,7 +40,7 @@ _RANGE = re.compile(r"(\w+)-(\w+)")
 # Names cron accepts in the month and day-of-week fields, as numbers.
 _MONTHS = {name: n for n, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
 _DAYS = {name: n for n, name in enumerate("sun mon tue wed thu fri sat".split())}
-_FIELD_NAMES = ({}, {}, {}, _MONTHS, _DAYS)
+_FIELD_NAMES: tuple[dict[str, int], ...] = ({}, {}, {}, _MONTHS, _DAYS)
 # Vixie cron's shorthands; stored as written, expanded wherever the expression is evaluated or described.
 MACROS = {
     "@yearly": "0 0 1 1 *",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.core.exceptions import ValidationError
@@ -104,7 +104,7 @@ def audit_list(*, actor: Actor, filters: Mapping[str, Any] | None = None) -> Que
     empty = empty_filters(filters or {}, ("action", "since", "until"))  # a time or a choice given empty
     if empty:
         raise ValidationError(empty)
-    filterset = AuditFilter(data=filters or {}, queryset=queryset)
+    filterset = AuditFilter(data=cast("dict[str, Any]", filters or {}), queryset=queryset)  # a QueryDict too
     if not filterset.is_valid():
         raise ValidationError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
     return filterset.qs.order_by("-created_at", "-id")

@@ -354,7 +354,7 @@ def job_update(
 
 
 # What the audit log compares across a change: the job's fields, its schedule and its steps as anyone may see them.
-_AUDITED_FIELDS = (*JOB_OPTION_FIELDS, "natural_id", "schedule_kind", "cron_expression", "timezone")
+_AUDITED_FIELDS: tuple[str, ...] = (*JOB_OPTION_FIELDS, "natural_id", "schedule_kind", "cron_expression", "timezone")
 _AUDITED_FIELDS += ("interval_seconds", "run_at")
 
 

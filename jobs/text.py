@@ -86,10 +86,10 @@ class CleanTextMixin:
     fields: dict[str, forms.Field]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()  # type: ignore[misc]
+        data = super().clean()  # type: ignore[misc]  # a mixin for forms: the form class it is mixed into has clean()
         for name, value in list((data or {}).items()):
             for _, message in unclean_paths(value):
-                self.add_error(name if name in self.fields else None, message)  # type: ignore[attr-defined]
+                self.add_error(name if name in self.fields else None, message)  # type: ignore[attr-defined]  # a mixin for forms: the form class it is mixed into has add_error()
         return data
 
 

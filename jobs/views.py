@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import cast
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.log import log_response
@@ -34,7 +35,7 @@ def _filler(size: int) -> Iterator[bytes]:
 
 
 @csrf_exempt
-def echo(request: HttpRequest) -> HttpResponse:
+def echo(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """A target for demo jobs and tests: ?status=500&delay_ms=200&bytes=1000."""
     status = _int_param(request, "status", 200, 100, 599)
     delay_ms = _int_param(request, "delay_ms", 0, 0, ECHO_MAX_DELAY_MS)
@@ -42,6 +43,7 @@ def echo(request: HttpRequest) -> HttpResponse:
     problems = [p for p in (status, delay_ms, size) if isinstance(p, str)]
     if problems:
         return JsonResponse({"error": "; ".join(problems)}, status=400)
+    status, delay_ms, size = cast(int, status), cast(int, delay_ms), cast(int, size)  # the str ones were problems
     if delay_ms:
         time.sleep(delay_ms / 1000)
     if size:
@@ -59,5 +61,12 @@ def echo(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
     # The status was asked for: a 500 here is the demo working, not the server failing. Logged once,
     # at DEBUG, so django.request does not report it as an error.
-    log_response("Echo answered %s: %s", status, request.path, response=response, request=request, level="debug")
+    log_response(
+        "Echo answered %s: %s",
+        status,
+        request.path,
+        response=response,  # type: ignore[arg-type]  # Django logs any response; the stub says HttpResponse
+        request=request,
+        level="debug",
+    )
     return response

@@ -19,6 +19,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db.models import Field
 
 from jobs import calendars, schedules, templating
 from jobs.anomaly_fields import MAX_WINDOW, check_anomaly, json_field_rule, number_rule
@@ -44,7 +45,7 @@ class JobField:
 
     @property
     def default(self) -> Any:
-        return Job._meta.get_field(self.path).get_default() if self.column else []
+        return cast(Field, Job._meta.get_field(self.path)).get_default() if self.column else []
 
 
 def _text(max_length: int, *, blank: bool = True, pattern: str = "") -> Callable[[Any], str]:
@@ -324,7 +325,7 @@ def job_validate(
         schedule = _schedule(values, errors)
     _check_window(clean, values, errors)
     if clean.get("calendars") is not None and "calendars" not in errors:
-        clean["calendars"] = resolve_attachments(team, clean["calendars"], errors)
+        clean["calendars"] = resolve_attachments(team, cast("list[dict[str, str]]", clean["calendars"]), errors)
     if peers is not None or any(path in clean for path in CHAIN_PATHS):
         check_after(team=team, job=job, values=values, errors=errors, peers=peers)
     check_anomaly(clean, values, errors)
@@ -386,10 +387,10 @@ def _check_templates(
             for path, message in template_errors(step, f"steps[{index}]", known).items():
                 errors.add(path, message)
     elif given is None and job is not None and variables_changed:
-        for step in job.steps.all():
-            spec = {"kind": step.kind, "config": step.config or {}}
+        for job_step in job.steps.all():
+            spec = {"kind": job_step.kind, "config": job_step.config or {}}
             for message in template_errors(spec, "", known).values():
-                errors.add("variables", f"Step {step.name!r}: {message}")
+                errors.add("variables", f"Step {job_step.name!r}: {message}")
 
 
 def job_write(

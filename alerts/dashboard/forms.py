@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -54,7 +54,7 @@ class RuleForm(CleanTextMixin, forms.Form):
 
     def __init__(self, *args: Any, team: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["channels"].queryset = Channel.objects.filter(team=team)
+        cast(forms.ModelMultipleChoiceField, self.fields["channels"]).queryset = Channel.objects.filter(team=team)
 
     def service_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

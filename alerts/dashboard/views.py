@@ -5,7 +5,7 @@ Members see them (job:read); team admins add, test and delete channels; editors 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.contrib import messages
@@ -109,13 +109,15 @@ def rule_create_view(request: HttpRequest, team: Team, job: Job | None) -> HttpR
 
 def _form_errors(form: RuleForm) -> list[str]:
     return [f"{form.fields[name].label or name if name in form.fields else ''}: {' '.join(errors)}".lstrip(": ")
-            for name, errors in form.errors.items()]  # fmt: skip
+            for name, errors in cast("dict[str, list[str]]", form.errors).items()]  # fmt: skip
 
 
 @require_POST
 @dashboard_view(permission=JOB_EDIT, load=Load.among(AlertRule.objects.select_related("job"), "rule_id", "rule"))
 def rule_delete_view(request: HttpRequest, rule: AlertRule) -> HttpResponse:
-    back = ("jobs:detail", {"job_id": rule.job_id}) if rule.job_id else ("alerts:channels", {})
+    back: tuple[str, dict[str, Any]] = (
+        ("jobs:detail", {"job_id": rule.job_id}) if rule.job_id else ("alerts:channels", {})
+    )
     if request.POST.get("confirm") != "yes":
         context = page_context(request, rule.team, rule=rule, back_url=reverse(back[0], kwargs=back[1]))
         return render(request, "alerts/rule_confirm_delete.html", context)

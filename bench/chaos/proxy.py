@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ async def serve(specs: list[str]) -> None:
         route = Route(name, (host, int(port)))
         route.flowing.set()
         routes[name] = route
-        server = await asyncio.start_server(lambda r, w, route=route: handle(route, r, w), "127.0.0.1", 0)
+        server = await asyncio.start_server(functools.partial(handle, route), "127.0.0.1", 0)
         servers.append(server)
         print(f"route {name} {server.sockets[0].getsockname()[1]}", flush=True)
     server = await asyncio.start_server(lambda r, w: control(routes, r, w), "127.0.0.1", 0)

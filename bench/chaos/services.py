@@ -266,12 +266,12 @@ class RabbitMQ:
             for queue in ("celery", "clock"):
                 channel = broker.channel()
                 try:
-                    channel.queue_purge(queue)
+                    channel.queue_purge(queue)  # type: ignore[attr-defined]  # amqp's Channel; the stub has StdChannel
                 except Exception:  # noqa: S110 - not declared yet
                     pass
                 finally:
                     try:
-                        channel.close()
+                        channel.close()  # type: ignore[attr-defined]  # amqp's Channel; the stub has StdChannel
                     except Exception:  # noqa: S110 - already closed by the error
                         pass
 

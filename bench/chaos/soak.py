@@ -580,6 +580,7 @@ class Soak:
         return 0 if report.ok else 1
 
     def shutdown(self) -> None:
+        proc: Proc | None
         for proc in self.procs.values():
             try:
                 proc.stop(grace=5)

@@ -33,7 +33,7 @@ class Target(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio hands a stream protocol its Transport, typed as the BaseTransport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

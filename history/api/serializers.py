@@ -154,7 +154,7 @@ class ChainSerializer(serializers.Serializer):
     started = ChainRunSerializer(many=True, help_text="The runs this run's outcome started")
 
 
-class HistoryDetailSerializer(HistoryItemSerializer):  # type: ignore[misc,valid-type]
+class HistoryDetailSerializer(HistoryItemSerializer):  # type: ignore[misc,valid-type]  # HistoryItemSerializer is built at run time from the HISTORY_ITEM shape
     """One run: its history item, and its place in a job chain."""
 
     chain = ChainSerializer()

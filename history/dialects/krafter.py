@@ -93,7 +93,7 @@ KrafterExecutionSerializer = KRAFTER_EXECUTION.serializer
 
 
 class KrafterExecutionsSerializer(serializers.Serializer):
-    data = KrafterExecutionSerializer(many=True)
+    data = KrafterExecutionSerializer(many=True)  # type: ignore[assignment]  # a field, not Serializer.data
 
 
 class ExecutionsView(DialectView):

@@ -32,7 +32,7 @@ DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 100
 # Keeps (page - 1) * per_page within the offsets the primary API accepts.
 MAX_PAGE = 20_000_000
-LEAN = {"as_rows": True, "steps": False}  # plain rows; Northflank shows no steps
+LEAN: dict[str, Any] = {"as_rows": True, "steps": False}  # plain rows; Northflank shows no steps
 
 
 def run_status(row: dict[str, Any]) -> str:
@@ -118,7 +118,7 @@ class NorthflankPaginationSerializer(serializers.Serializer):
 
 
 class NorthflankRunsSerializer(serializers.Serializer):
-    data = NorthflankRunsDataSerializer()
+    data = NorthflankRunsDataSerializer()  # type: ignore[assignment]  # a field, not Serializer.data
     pagination = NorthflankPaginationSerializer()
 
 

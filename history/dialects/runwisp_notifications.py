@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,7 +77,7 @@ def _fnv1a(text: str) -> str:
     return f"{value:016x}"
 
 
-def notification(row: dict[str, Any]) -> dict[str, Any]:
+def notification(row: Mapping[str, Any]) -> dict[str, Any]:
     ended = iso(row["finished_at"])
     task = row["job__natural_id"]
     return {

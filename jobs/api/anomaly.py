@@ -38,7 +38,7 @@ def in_force(job: Job) -> dict[str, Any]:
     }
 
 
-def _threshold(field: type[serializers.Field], name: str, low: float, high: float) -> Any:
+def _threshold(field: type[serializers.IntegerField | serializers.FloatField], name: str, low: int, high: int) -> Any:
     """An optional threshold of the job's (null: the server's default), bounded as jobs.write checks it."""
     return field(
         source=name,

@@ -72,8 +72,8 @@ class JobPlanSerializer(serializers.Serializer):
 
 
 class SummarySerializer(serializers.Serializer):
-    create = serializers.IntegerField()
-    update = serializers.IntegerField()
+    create = serializers.IntegerField()  # type: ignore[assignment]  # a field, not BaseSerializer.create
+    update = serializers.IntegerField()  # type: ignore[assignment]  # a field, not BaseSerializer.update
     delete = serializers.IntegerField()
     unchanged = serializers.IntegerField()
 

@@ -383,7 +383,7 @@ class JobSerializer(StrictSerializer):
 class JobChangeSerializer(JobSerializer):
     """A change to a job: any field a create takes, but the team (a job stays in its team)."""
 
-    team = None
+    team = None  # type: ignore[assignment]  # None removes the inherited field (DRF)
     refused_fields = {"team": "A job cannot move to another team."}
 
 

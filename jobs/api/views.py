@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import prefetch_related_objects
@@ -126,7 +126,7 @@ class JobViewSet(viewsets.ViewSetMixin, TeamScopedView):
             ]
         )
         next_href, prev_href = offset_links(request, start=start, limit=limit, has_next=len(page) > limit)
-        items = JobSerializer(page[:limit], many=True).data
+        items = cast("list[dict[str, Any]]", JobSerializer(page[:limit], many=True).data)  # many=True: a list
         body = hal_list(
             request, rel=JOB_REL, items=items, start=start, total=jobs.count(), next_href=next_href, prev_href=prev_href
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -128,7 +128,7 @@ AUDIT_PAGE_SIZE = 50
 def audit_page(request: HttpRequest, team: Team) -> HttpResponse:
     """The team's audit log (team admins only), newest first, filtered like GET /api/audit."""
     form = AuditFilterForm(request.GET)
-    errors: dict[str, list[str]] = dict(form.errors) if not form.is_valid() else {}
+    errors: dict[str, list[str]] = dict(cast("dict[str, list[str]]", form.errors)) if not form.is_valid() else {}
     filters = {**form.audit_filters(), "team": team.slug} if not errors else {}
     try:
         entries = audit_list(actor=actor_of(request), filters=filters) if not errors else AuditEntry.objects.none()

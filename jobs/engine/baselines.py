@@ -107,11 +107,11 @@ def assess_batch(finished: Iterable[RunWrite], rows: dict[str, dict[str, Any]], 
         _save(changed, now)
     warnings: list[RunWarning] = []
     for write in judged:
-        found = findings.get(write.plan.run_id)
-        if not found:
+        marked = findings.get(write.plan.run_id)
+        if not marked:
             continue
         row = rows[write.plan.run_id]
-        _mark(row, found)
+        _mark(row, marked)
         warnings.append(
             RunWarning(
                 run_id=write.plan.run_id,
@@ -119,7 +119,7 @@ def assess_batch(finished: Iterable[RunWrite], rows: dict[str, dict[str, Any]], 
                 team_id=write.plan.meta.team_id,
                 kind=row["warning_kind"],
                 message=row["warning"],
-                findings=tuple(found),
+                findings=tuple(marked),
                 finished_at=row["finished_at"],
             )
         )

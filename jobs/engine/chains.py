@@ -36,7 +36,7 @@ from jobs.models import Job, JobTrigger
 
 SUCCEEDED = (Run.EndReason.SUCCESS,)
 # Outcomes that count; skipped, missed and stopped runs start nothing.
-REASONS = {
+REASONS: dict[str, tuple[str, ...]] = {
     JobTrigger.On.SUCCESS: SUCCEEDED,
     JobTrigger.On.FAILURE: FAILED,
     JobTrigger.On.ANY: (*SUCCEEDED, *FAILED),

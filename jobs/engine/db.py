@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 from django.db import OperationalError, close_old_connections, connections, router
-from django.db.models import Model
+from django.db.models import Field, Model
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,7 +32,7 @@ def with_db_retry(operation: Callable[[], T], attempts: int = 5, delay_s: float 
     raise AssertionError("unreachable")
 
 
-def update_rows(model: type[Model], objects: list[Model], fields: list[str]) -> None:
+def update_rows(model: type[Model], objects: Sequence[Model], fields: list[str]) -> None:
     """UPDATE each object's `fields` by primary key with one executemany.
 
     Django's bulk_update builds a CASE per field per row; for 100 runs it took 0.19 s on SQLite,
@@ -41,7 +41,7 @@ def update_rows(model: type[Model], objects: list[Model], fields: list[str]) -> 
     if not objects:
         return
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [cast(Field, meta.get_field(name)) for name in fields]
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)

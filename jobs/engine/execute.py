@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import billiard
 from celery import signals
@@ -125,7 +126,7 @@ def _bound_the_shutdown(**_: object) -> None:
         for child in stragglers:
             logger.warning("pool process %s did not stop within the grace; killing it", child.pid)
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGKILL)
+                os.kill(cast(int, child.pid), signal.SIGKILL)  # an active child has been started
         if not stragglers:
             return
         # A pool process killed while it held the pool's queue lock leaves billiard's exit handler

@@ -17,10 +17,11 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db import connections, router
+from django.db.models import Field
 
 from history.models import Run
 from jobs.engine.db import bound_cursor
@@ -104,8 +105,8 @@ def insert_new_runs(rows: list[NewRun], now: datetime) -> set[UUID]:
     db = connections[router.db_for_write(Run)]
     meta = Run._meta
     quote = db.ops.quote_name
-    varying = [quote(meta.get_field(name).column) for name, _ in _VARYING]
-    constant_fields = [meta.get_field(name) for name in (*_CONSTANT, "created_at")]
+    varying = [quote(cast(Field, meta.get_field(name)).column) for name, _ in _VARYING]
+    constant_fields = [cast(Field, meta.get_field(name)) for name in (*_CONSTANT, "created_at")]
     constants = {quote(f.column): _CONSTANT.get(f.name, now) for f in constant_fields}
     casts = [f.db_type(db) for f in constant_fields]
     nullable = [

@@ -16,6 +16,7 @@ Beat calls it every 30 s (task `hourglass.reap`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -54,7 +55,7 @@ def republish_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "HOURGLASS_REPUBLISH_AFTER_SECONDS", 30))
 
 
-def crash(run_id: object, now: datetime, *, engine_id: str | None = None) -> tuple[bool, bool]:
+def crash(run_id: UUID | str, now: datetime, *, engine_id: str | None = None) -> tuple[bool, bool]:
     """End one run as crashed, unless its worker finished it meanwhile; returns (crashed, retried).
 
     The reaper crashes a `running` run whose lease expired; an engine shutting down (`engine_id`)

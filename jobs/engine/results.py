@@ -28,10 +28,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db import connections, router, transaction
+from django.db.models import Field
 from psycopg.types.json import Jsonb
 
 from alerts import events as alert_events
@@ -155,8 +156,10 @@ class _Statements:
         run_meta, step_meta = Run._meta, RunStep._meta
         self.run_table, self.step_table = quote(run_meta.db_table), quote(step_meta.db_table)
         self.run_pk = run_meta.pk
-        self.run_fields = {name: run_meta.get_field(name) for name in {*RUN_ENDED_COLUMNS, "worker"}}
-        self.step_fields = {name: step_meta.get_field(name) for name in (*STEP_STATIC_COLUMNS, *STEP_RESULT_COLUMNS)}
+        self.run_fields = {name: cast(Field, run_meta.get_field(name)) for name in {*RUN_ENDED_COLUMNS, "worker"}}
+        self.step_fields = {
+            name: cast(Field, step_meta.get_field(name)) for name in (*STEP_STATIC_COLUMNS, *STEP_RESULT_COLUMNS)
+        }
         self.convert = {
             **{name: _converter(field, self.connection) for name, field in self.run_fields.items()},
             **{f"step.{name}": _converter(field, self.connection) for name, field in self.step_fields.items()},

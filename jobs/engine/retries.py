@@ -56,7 +56,7 @@ def backoff_seconds(
     base_seconds: float,
     attempt: int,
     retry_after: str | float | None = None,
-    rng: _Uniform = random,  # type: ignore[assignment]
+    rng: _Uniform = random,
 ) -> float:
     """Delay before the attempt after `attempt` (the one that failed, from 1); capped at an hour.
 

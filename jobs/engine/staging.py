@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import F
+from django.db.models import F, Field
 
 from history.models import Run, RunStep
 from history.rollups import ended_of, rollup_ended
@@ -100,7 +100,7 @@ def _claim(run_ids: list[UUID], leases: list[datetime], engine_id: str) -> set[U
     meta = Run._meta
     connection = connections[router.db_for_write(Run)]
     quote = connection.ops.quote_name
-    col = {name: quote(meta.get_field(name).column) for name in ("status", "worker", "lease_expires_at")}
+    col = {name: quote(cast(Field, meta.get_field(name)).column) for name in ("status", "worker", "lease_expires_at")}
     pk = meta.pk
     lease_field = meta.get_field("lease_expires_at")
     claimed: set[UUID] = set()
@@ -176,9 +176,9 @@ def stop_unsent(runs: list[tuple[Any, JobDef, str]], now: datetime, engine_id: s
             ignore_conflicts=True,
         )
     if stopped:
-        ended = [metrics.EndedRun(run_id, job.id, 1, Run.EndReason.STOPPED) for run_id, job in stopped]
-        metrics.runs_ended(ended)
-        rollup_ended(ended_of(ended, now))
+        ended_runs = [metrics.EndedRun(run_id, job.id, 1, Run.EndReason.STOPPED) for run_id, job in stopped]
+        metrics.runs_ended(ended_runs)
+        rollup_ended(ended_of(ended_runs, now))
     return len(stopped)
 
 

@@ -51,4 +51,4 @@ class ConnectionWarmer:
 
     async def _open(self, origin: URL, loop: asyncio.AbstractEventLoop) -> aiohttp.connector.Connection:
         request = aiohttp.ClientRequest("GET", origin, loop=loop, session=self.session)
-        return await self.session.connector.connect(request, [], self.timeout)  # type: ignore[union-attr]
+        return await self.session.connector.connect(request, [], self.timeout)  # type: ignore[union-attr]  # a session made by the engine always has a connector

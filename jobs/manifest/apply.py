@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 
@@ -10,7 +10,7 @@ from jobs.audit import audit_record
 from jobs.calendar_services import calendars_prefetch
 from jobs.chains import TRIGGERS_PREFETCH, upstream_first
 from jobs.manifest.document import VERSION, Document
-from jobs.manifest.entries import Resolver, job_state
+from jobs.manifest.entries import Desired, Resolver, job_state
 from jobs.manifest.plan import Plan, manifest_plan
 from jobs.manifest.shape import entry_of, exported_header
 from jobs.models import AuditEntry, Job, Team
@@ -41,19 +41,20 @@ def manifest_apply(*, team: Team, document: Document, prune: bool = False, resol
         ordered = [by_name[name] for name in order] + [item for item in plan.jobs if item.natural_id not in order]
         for item in ordered:
             if item.action == "create":
-                job_write(team=team, fields=item.desired.fields, steps=item.desired.steps, by=by, peers=plan.peers)
+                desired = cast(Desired, item.desired)  # every entry of the manifest has one
+                job_write(team=team, fields=desired.fields, steps=desired.steps, by=by, peers=plan.peers)
             elif item.action == "update":
                 new_steps = any(change.path.startswith(("steps", "request")) for change in item.changes)
                 job_write(
                     team=team,
                     job=item.job,
                     fields=_changed_fields(item),
-                    steps=item.desired.steps if new_steps else None,
+                    steps=cast(Desired, item.desired).steps if new_steps else None,
                     by=by,
                     peers=plan.peers,
                 )
             elif item.action == "delete":
-                job_delete(job=item.job, by=by)
+                job_delete(job=cast(Job, item.job), by=by)  # a job not in the manifest
         names = {
             action: [j.natural_id for j in plan.jobs if j.action == action] for action in ("create", "update", "delete")
         }

@@ -200,6 +200,7 @@ def crontab_manifest(text: str) -> tuple[dict[str, Any], list[Skipped]]:
     """(the manifest, the lines not imported). Secret header values found are left out: each is an env: reference."""
     jobs: dict[str, Any] = {}
     skipped: list[Skipped] = []
+    comments: list[str]
     zone, mailto, comments = "UTC", "", []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -35,8 +35,8 @@ Resolver = Callable[[str], str | None]
 class ManifestJobSerializer(JobSerializer):
     """A job as the API takes it, less its ID (the entry's key) and its team (the manifest's)."""
 
-    naturalId = None
-    team = None
+    naturalId = None  # type: ignore[assignment]  # None removes the inherited field (DRF)
+    team = None  # type: ignore[assignment]  # None removes the inherited field (DRF)
     refused_fields = {
         "naturalId": "The job's ID is its key under `jobs`.",
         "team": "A manifest is planned and applied for one team, named by the caller.",
