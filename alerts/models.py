@@ -4,7 +4,6 @@ group a job's failing runs, and the log of every delivery attempt."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -184,6 +183,3 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.channel_name}: {self.status}"
-
-    def as_log(self) -> dict[str, Any]:
-        return {"delivery_id": str(self.pk), "channel": self.channel_name, "event": self.event}

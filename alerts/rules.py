@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,10 +59,6 @@ def in_quiet_hours(rule: AlertRule, at: datetime) -> bool:
     started_today = local.weekday() in days and now >= start
     started_yesterday = (local.weekday() - 1) % 7 in days and now < end
     return started_today or started_yesterday
-
-
-def parse_time(value: str) -> time:
-    return time.fromisoformat(value)
 
 
 def incident_url(incident: Incident | None) -> str:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -14,12 +13,6 @@ UNSUCCESSFUL_REASONS = ("failed", "stopped", "timeout", "crashed", "skipped", "m
 
 
 class RunQuerySet(models.QuerySet):
-    def for_user(self, user: Any) -> RunQuerySet:
-        """Runs in the teams the user belongs to: every list starts here."""
-        if not getattr(user, "is_authenticated", False):
-            return self.none()
-        return self.filter(team__memberships__user=user)
-
     def active(self) -> RunQuerySet:
         return self.filter(status__in=(Run.Status.PENDING, Run.Status.RUNNING))
 

@@ -61,11 +61,6 @@ def remember(prefix: str, version: Any, key: ApiKey) -> None:
     _keys[prefix] = (version, time.monotonic(), key)
 
 
-def forget_all() -> None:
-    """This process's entries (tests; every other process goes by the version)."""
-    _keys.clear()
-
-
 def _bump() -> None:
     try:
         cache.incr(VERSION_KEY)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from jobs import schedules
 from jobs.crypto import encrypt_value
 from jobs.engine.success import compile_body_regex
-from jobs.roles import Role, permissions_for
+from jobs.roles import Role
 
 NATURAL_ID_RE = r"^[a-zA-Z0-9._-]+$"
 natural_id_validator = RegexValidator(NATURAL_ID_RE, "Use only letters, digits, '.', '_' and '-' (1–100 characters).")
@@ -30,13 +30,6 @@ def new_sealed_signing_secret() -> str:
     return encrypt_value(new_signing_secret())
 
 
-class TeamQuerySet(models.QuerySet):
-    def for_user(self, user: Any) -> TeamQuerySet:
-        if not getattr(user, "is_authenticated", False):
-            return self.none()
-        return self.filter(memberships__user=user)
-
-
 class Team(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -47,8 +40,6 @@ class Team(models.Model):
     previous_signing_secret = models.CharField(max_length=255, blank=True, default="")
     previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = TeamQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -69,10 +60,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
-
-    @property
-    def permissions(self) -> frozenset[str]:
-        return permissions_for(self.role)
 
 
 class ApiKey(models.Model):
@@ -106,13 +93,6 @@ class ApiKey(models.Model):
         """The role of a key's creator in the key's team: one column, at most one row (also a subquery)."""
         rows = Membership.objects.filter(team_id=team_id, user_id=user_id).order_by()  # no joins for Meta.ordering
         return rows.values_list("role", flat=True)[:1]
-
-
-class JobQuerySet(models.QuerySet):
-    def for_user(self, user: Any) -> JobQuerySet:
-        if not getattr(user, "is_authenticated", False):
-            return self.none()
-        return self.filter(team__memberships__user=user)
 
 
 class Job(models.Model):
@@ -193,7 +173,6 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = JobQuerySet.as_manager()
     # Not a column: set by jobs.services.job_create and job_update to the stored secrets that write dropped.
     dropped_secrets: list[Any]
 

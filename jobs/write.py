@@ -234,8 +234,6 @@ JOB_FIELDS: tuple[JobField, ...] = (
 FIELDS = {field.path: field for field in JOB_FIELDS}
 SCHEDULE_PATHS = ("schedule_kind", "cron_expression", "timezone", "interval_seconds", "run_at")
 CHAIN_PATHS = ("after", "after_all", "after_within_seconds")
-# Fields that move the job's next slot without being its schedule.
-WINDOW_PATHS = ("start_at", "end_at", "max_runs")
 # schedules.ScheduleError.field → the canonical path of that input.
 _SCHEDULE_ERROR_PATHS = {
     "kind": "schedule_kind",

@@ -54,10 +54,6 @@ class Limits:
             del self._host[key]
         self._serve()
 
-    @property
-    def waiting(self) -> int:
-        return sum(len(queue) for queue in self._queues.values())
-
     def _fits(self, key: Key) -> bool:
         return self.in_use < self.total and self._team[key[0]] < self.per_team and self._host[key] < self.per_host
 

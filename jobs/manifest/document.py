@@ -27,9 +27,6 @@ class Problem:
     def location(self) -> str:
         return json_path(self.path)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"location": self.location, "line": self.line, "message": self.message}
-
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.location}: {self.message}"

@@ -62,10 +62,6 @@ class JobPlan:
     job: Job | None = None
     desired: Desired | None = None
 
-    @property
-    def schedule_changed(self) -> bool:
-        return self.fire_times is not None
-
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
             "naturalId": self.natural_id,

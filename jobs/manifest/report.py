@@ -8,7 +8,7 @@ from typing import Any
 from jobs.manifest.plan import Plan
 
 _MARKS = {"create": "+", "update": "~", "delete": "-"}
-NO_CHANGES, CHANGES = 0, 2  # exit codes, as `terraform plan -detailed-exitcode` (1 is an error)
+CHANGES = 2  # a plan that changes something, as `terraform plan -detailed-exitcode` (0: none, 1: an error)
 
 
 def _value(value: Any) -> str:

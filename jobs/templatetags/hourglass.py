@@ -1,4 +1,4 @@
-"""Template helpers for the dashboard: durations, outcome classes, step progress, UTC <time> values."""
+"""Template helpers for the dashboard: durations, step progress, UTC <time> values."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from history import paths
 from history.models import Run, RunStep
-from jobs.dashboard.charts import format_ms, outcome_of
+from jobs.dashboard.charts import format_ms
 
 register = template.Library()
 
@@ -28,11 +28,6 @@ def ms(value: int | float | None) -> str:
 def run_url(run_id: Any) -> str:
     """The run's dashboard page: `{{ run.pk|run_url }}`, the same as {% url 'history:run-detail' %} but cheaper."""
     return paths.run_url(run_id)
-
-
-@register.filter
-def outcome(run: Run) -> str:
-    return outcome_of(run)
 
 
 @register.filter
