@@ -384,7 +384,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "jobs.api.strict.refuse_additional_properties",
+        "core.strict.refuse_additional_properties",
         "config.openapi.json_request_bodies",
     ],
     # No internet on the servers: Swagger UI is served from the sidecar package, not a CDN.

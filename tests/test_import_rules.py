@@ -2,6 +2,7 @@
 
 - `jobs` uses `history` through its data layer only (models, selectors, services, rollups, retention,
   paths, the run table's read model), never through its views, API or dialects;
+- `history` uses `jobs`' models, services, selectors and engine, never its API or dashboard modules;
 - `core` is below both apps: it may use `jobs`' models, access and selectors, nothing else of an app;
 - no import cycle, counting imports inside functions (only `if TYPE_CHECKING:` imports are exempt).
 
@@ -29,6 +30,7 @@ JOBS_MAY_USE_OF_HISTORY = {
     "history.tables",
 }
 JOBS_MUST_NOT_USE = ("history.views", "history.api", "history.dialects")
+HISTORY_MUST_NOT_USE = ("jobs.api", "jobs.dashboard", "jobs.views", "jobs.urls")
 # What `core` may import of an app: what teams and roles are, and who may see what.
 CORE_MAY_USE = {"jobs.models", "jobs.access", "jobs.selectors", "jobs.roles", "jobs.text"}
 
@@ -114,6 +116,17 @@ def test_jobs_uses_history_only_through_its_data_layer():
         for target, line in targets.items()
         if _within(target, ("history",))
         and (target not in JOBS_MAY_USE_OF_HISTORY or _within(target, JOBS_MUST_NOT_USE))
+    ]
+    assert not broken, "\n".join(broken)
+
+
+def test_history_uses_no_web_module_of_jobs():
+    broken = [
+        f"{module} imports {target} (line {line})"
+        for module, targets in EDGES.items()
+        if _within(module, ("history",))
+        for target, line in targets.items()
+        if _within(target, HISTORY_MUST_NOT_USE)
     ]
     assert not broken, "\n".join(broken)
 

@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from alerts.models import RULE_EVENTS, AlertRule, Channel, Delivery, Incident, Severity
 from alerts.rules import incident_url
+from core.strict import StrictSerializer
 from core.times import iso
-from jobs.api.strict import StrictSerializer
 
 # Service field → API field, for the errors a service raises.
 API_NAMES = {

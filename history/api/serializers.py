@@ -12,12 +12,11 @@ from typing import Any
 from rest_framework import serializers
 
 from core.docs import ListLinksSerializer
+from core.strict import JsonObjectField, StrictSerializer
 from core.times import iso
 from history.models import Run, RunStep
 from history.rows import succeeded
 from history.shapes import Field, Shape, column
-from jobs.api.serializers import JsonObjectField
-from jobs.api.strict import StrictSerializer
 from jobs.redact import redact_request
 
 # RunStep status → Informer's result status (success|error|warning).

@@ -17,6 +17,7 @@ from config.renderers import FAST_RENDERERS
 from core.api import TeamScopedView
 from core.docs import JOB_ID
 from core.params import query_choice
+from core.strict import refuse_fields, unknown_fields
 from core.times import iso
 from history.api import docs
 from history.api.paging import history_envelope
@@ -36,7 +37,6 @@ from history.rows import row_of
 from history.selectors import run_get, run_list, run_list_unsearched, run_stats
 from history.services import run_cancel, run_delete, run_rerun, run_trigger, runs_delete
 from jobs.access import Actor, actor_from_request
-from jobs.api.strict import refuse_fields, unknown_fields
 from jobs.models import Job
 from jobs.roles import JOB_EDIT, JOB_READ, JOB_RUN
 from jobs.selectors import LISTED_JOB_FIELDS

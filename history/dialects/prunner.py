@@ -19,13 +19,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.clean_input import CleanJSONParser
+from core.strict import StrictSerializer
 from core.times import iso
 from history.dialects.common import DialectView
 from history.models import Run, RunStep
 from history.selectors import run_get
 from history.services import run_cancel, run_trigger
 from jobs.access import actor_from_request
-from jobs.api.strict import StrictSerializer
 from jobs.models import NATURAL_ID_RE
 from jobs.roles import JOB_READ, JOB_RUN
 from jobs.steps import topological_order

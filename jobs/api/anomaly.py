@@ -8,8 +8,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.strict import StrictSerializer
 from jobs.anomaly_fields import JSON_FIELD_MAX, MAX_WINDOW
-from jobs.api.strict import StrictSerializer
 from jobs.engine.anomaly import rule_for_job
 from jobs.models import Job
 from jobs.write import FIELDS

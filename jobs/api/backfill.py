@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from config.problems import problem_responses
 from core import docs
 from core.api import TeamScopedView
+from core.strict import StrictSerializer
 from core.times import iso
-from jobs.api.strict import StrictSerializer
 from jobs.backfill import MAX_RATE, job_backfill
 from jobs.roles import JOB_RUN
 

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from config.problems import problem_responses
 from core.api import TeamScopedView
+from core.strict import StrictSerializer
 from core.times import iso
 from jobs.access import actor_from_request
-from jobs.api.strict import StrictSerializer
 from jobs.calendar_models import Calendar
 from jobs.calendar_services import calendar_delete, calendar_lookup, calendar_summary, calendar_write
 from jobs.models import Team

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from config.problems import problem_responses
 from core.api import TeamScopedView
+from core.strict import StrictSerializer
 from core.times import iso
 from jobs.access import actor_from_request
-from jobs.api.strict import StrictSerializer
 from jobs.auth import PREFIX_RE
 from jobs.models import ApiKey
 from jobs.roles import PERMISSIONS, SCOPE_ALIASES, TEAM_ADMIN

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 
 from config.problems import problem_responses
 from core.api import TeamScopedView
+from core.strict import StrictSerializer
 from jobs.access import actor_from_request
-from jobs.api.strict import StrictSerializer
 from jobs.manifest.apply import manifest_apply, manifest_export
 from jobs.manifest.document import MAX_TEXT, ManifestError, dump, parse
 from jobs.manifest.plan import manifest_plan

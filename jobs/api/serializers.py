@@ -9,9 +9,9 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.strict import JsonObjectField, StrictSerializer
 from jobs import steps as step_rules
 from jobs.api.anomaly import AnomalySerializer
-from jobs.api.strict import StrictSerializer
 from jobs.models import NATURAL_ID_RE, Job, JobTrigger
 from jobs.secrets import REASONS, shown_headers
 from jobs.write import FIELDS
@@ -109,26 +109,6 @@ class RetentionSerializer(StrictSerializer):
         max_value=36500,
         help_text=_help("keep_failed_days"),
     )
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
-class JsonObjectField(serializers.DictField):
-    """Free-form JSON object; NUL characters are refused, as PostgreSQL's jsonb cannot store them."""
-
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        value = super().to_internal_value(data)
-        if _has_nul(value):
-            raise serializers.ValidationError("Null characters are not allowed.")
-        return value
 
 
 class HeadersField(serializers.DictField):

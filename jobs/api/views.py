@@ -27,13 +27,13 @@ from core.params import (
     query_sort,
     query_text,
 )
+from core.strict import refuse_fields
 from core.times import iso
 from jobs import schedules
 from jobs.access import actor_from_request
 from jobs.api import schema
 from jobs.api.inputs import job_create_from_input, job_update_from_input, parsed_anyway
 from jobs.api.serializers import JobChangeSerializer, JobSerializer, JobWrittenSerializer
-from jobs.api.strict import refuse_fields
 from jobs.calendar_services import attached_for_job, calendars_prefetch
 from jobs.calendars import first_firing, mark_slots
 from jobs.chains import TRIGGERS_PREFETCH as TRIGGERS

@@ -82,3 +82,23 @@ def refuse_fields(data: Any) -> None:
     unknown = unknown_fields(data, {})
     if unknown:
         raise serializers.ValidationError(unknown)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class JsonObjectField(serializers.DictField):
+    """Free-form JSON object; NUL characters are refused, as PostgreSQL's jsonb cannot store them."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if _has_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
