@@ -167,7 +167,7 @@ def _at(value: Any) -> datetime | None:
 
 _MAX_INT = 2_147_483_647
 # Every field of a job a caller may set. The API (jobs.api.inputs.API_PATHS) and the dashboard form
-# (jobs.forms.JobForm) map these paths onto their own names; tests/api/test_one_write_path.py checks
+# (jobs.forms.JobForm) map these paths onto their own names; tests/jobs/test_one_write_path.py checks
 # that neither has a field the other lacks.
 JOB_FIELDS: tuple[JobField, ...] = (
     JobField("natural_id", _text(100, blank=False, pattern=NATURAL_ID_RE), "The job's ID: unique in its team."),
