@@ -12,8 +12,10 @@ Read from the source with `ast`, so a rule breaks here before anything runs.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("config", "core", "jobs", "history", "alerts", "hourglass_cli")
@@ -108,38 +110,61 @@ def test_the_walk_sees_the_tree():
     assert "jobs.access" in EDGES["core.dashboard"]
 
 
-def test_jobs_uses_history_only_through_its_data_layer():
-    broken = [
+def _jobs_refuses(target: str) -> bool:
+    return _within(target, ("history",)) and (
+        target not in JOBS_MAY_USE_OF_HISTORY or _within(target, JOBS_MUST_NOT_USE)
+    )
+
+
+def _history_refuses(target: str) -> bool:
+    return _within(target, HISTORY_MUST_NOT_USE)
+
+
+def _core_refuses(target: str) -> bool:
+    return _within(target, ("jobs", "history", "alerts")) and target not in CORE_MAY_USE
+
+
+def _broken(package: str, refuses: Callable[[str], bool]) -> list[str]:
+    """Each import by a module of `package` that the rule `refuses`, with its line."""
+    return [
         f"{module} imports {target} (line {line})"
         for module, targets in EDGES.items()
-        if _within(module, ("jobs",))
+        if _within(module, (package,))
         for target, line in targets.items()
-        if _within(target, ("history",))
-        and (target not in JOBS_MAY_USE_OF_HISTORY or _within(target, JOBS_MUST_NOT_USE))
+        if refuses(target)
     ]
+
+
+def test_jobs_uses_history_only_through_its_data_layer():
+    broken = _broken("jobs", _jobs_refuses)
     assert not broken, "\n".join(broken)
 
 
 def test_history_uses_no_web_module_of_jobs():
-    broken = [
-        f"{module} imports {target} (line {line})"
-        for module, targets in EDGES.items()
-        if _within(module, ("history",))
-        for target, line in targets.items()
-        if _within(target, HISTORY_MUST_NOT_USE)
-    ]
+    broken = _broken("history", _history_refuses)
     assert not broken, "\n".join(broken)
 
 
 def test_core_depends_on_no_app_beyond_teams_and_roles():
-    broken = [
-        f"{module} imports {target} (line {line})"
-        for module, targets in EDGES.items()
-        if _within(module, ("core",))
-        for target, line in targets.items()
-        if _within(target, ("jobs", "history", "alerts")) and target not in CORE_MAY_USE
-    ]
+    broken = _broken("core", _core_refuses)
     assert not broken, "\n".join(broken)
+
+
+@pytest.mark.parametrize(
+    ("module", "target", "refuses"),
+    [
+        ("jobs.dashboard.jobs", "history.views", _jobs_refuses),
+        ("jobs.api.views", "history.api.views", _jobs_refuses),
+        ("history.views", "jobs.dashboard.jobs", _history_refuses),
+        ("core.dashboard", "history.selectors", _core_refuses),
+    ],
+)
+def test_each_rule_reports_an_import_it_refuses(module, target, refuses):
+    EDGES[module][target] = 1
+    try:
+        assert f"{module} imports {target} (line 1)" in _broken(module.partition(".")[0], refuses)
+    finally:
+        del EDGES[module][target]
 
 
 def _cycles() -> list[list[str]]:
